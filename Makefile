@@ -1,0 +1,52 @@
+# BrandFlow — `make run` to try it, `make test` to check it, `make bench` to measure it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+
+.PHONY: install run test bench lint format sysdeps clean
+
+install: $(VENV)/.installed static/vendor/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+# htmx and Pico CSS come from the npm registry (versions pinned by package-lock.json).
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/@picocss/pico/css/pico.red.min.css static/vendor/pico.min.css
+	touch $@
+
+# The CJK font that PDFs embed, and poppler for the PDF tests. Installed when we are root with
+# apt-get; otherwise this prints the command to run.
+sysdeps:
+	@if [ -f $(FONT) ] && command -v pdftoppm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei poppler-utils >/dev/null; \
+	else echo "请先安装中文字体与 poppler：sudo apt-get install fonts-wqy-microhei poppler-utils"; fi
+
+run: install sysdeps
+	$(BIN)/flask --app app init-db
+	$(BIN)/flask --app app seed-demo --if-empty
+	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
+
+test: install sysdeps
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/bench.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

@@ -1,0 +1,123 @@
+"""BrandFlow: the app factory. The CLI commands live in workflow/cli.py."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask, g, request
+from flask_babel import Babel
+from flask_htmx import HTMX
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from workflow import db, schema
+from workflow.commands import accounts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+htmx = HTMX()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def _instance_secret(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else generated once into instance/secret_key."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        os.makedirs(instance_path, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def default_config(instance_path: str) -> dict:
+    return {
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "sqlite:///" + os.path.join(instance_path, "brandflow.db")
+        ),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", os.path.join(instance_path, "uploads")),
+        "CHECKPOINT_KEY_FILE": os.environ.get(
+            "CHECKPOINT_KEY_FILE", os.path.join(instance_path, "checkpoint.key")
+        ),
+        "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo12345"),
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    }
+
+
+def create_app(config: dict | None = None) -> Flask:
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get(
+        "BRANDFLOW_INSTANCE", os.path.join(HERE, "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=os.path.join(HERE, "templates"),
+        static_folder=os.path.join(HERE, "static"),
+    )
+    app.config.update(default_config(app.instance_path))
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    accounts.HASH_METHOD = app.config["PASSWORD_HASH_METHOD"]
+
+    db.bind(app.config["DATABASE_URL"])
+    with db.database.connection_context():
+        schema.create_all()
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: app.config["BABEL_DEFAULT_LOCALE"])
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录。"
+
+    from workflow.web import register
+
+    register(app)
+
+    @app.before_request
+    def _connect():
+        db.database.connect(reuse_if_open=True)
+        g.nonce = None
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.database.is_closed():
+            db.database.close()
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.path.startswith("/static/"):
+            return response
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    from workflow.cli import register_cli
+
+    register_cli(app)
+    return app

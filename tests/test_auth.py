@@ -1,0 +1,151 @@
+"""Login, throttling, CSRF and the per-role route table, through HTTP."""
+
+import pytest
+
+from workflow import db, log
+
+# Every route (endpoint) with who may reach it. A new route must be added here: the matrix
+# test fails on any endpoint not listed. Values: the demo users who get 200; everyone else
+# (other roles) gets 403, anonymous users are sent to the login page.
+ALL = {"admin", "org", "auditor", "reviewer1", "a-ncut-cs-t", "s-mb-jd"}
+ROUTES = {
+    ("GET", "/"): ALL,
+    ("GET", "/admin/org"): {"admin", "org", "auditor"},
+    ("GET", "/admin/users"): {"admin", "org", "auditor"},
+    ("GET", "/audit/integrity"): {"admin", "org", "auditor"},
+    ("POST", "/audit/integrity/verify"): {"admin", "org", "auditor"},
+    ("POST", "/audit/integrity/checkpoint"): {"admin", "org"},
+    ("POST", "/admin/org/units"): {"admin", "org"},
+    ("POST", "/admin/org/import"): {"admin", "org"},
+    ("POST", "/admin/users"): {"admin", "org"},
+}
+PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+
+
+def endpoints(app):
+    out = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            out.add((method, rule.rule))
+    return out
+
+
+def test_every_route_is_in_the_matrix_and_declares_access(demo):
+    missing = endpoints(demo) - set(ROUTES) - PUBLIC
+    assert not missing, f"routes missing from the security matrix: {sorted(missing)}"
+    for rule in demo.url_map.iter_rules():
+        if rule.endpoint != "static":
+            assert hasattr(demo.view_functions[rule.endpoint], "permission"), rule.endpoint
+
+
+@pytest.mark.parametrize("method,path", sorted(ROUTES))
+def test_role_matrix(as_user, method, path):
+    for username in sorted(ALL):
+        b = as_user(username)
+        before = log.head()
+        if method == "GET":
+            response = b.get(path)
+        else:
+            response = b.post(path, {}, htmx=True)
+        if username in ROUTES[(method, path)]:
+            assert response.status_code in (200, 400), (username, path, response.status_code)
+        else:
+            assert response.status_code == 403, (username, path, response.status_code)
+            assert "没有权限" in response.get_data(as_text=True)
+            assert log.head() == before  # a refused request writes nothing
+
+
+@pytest.mark.parametrize("method,path", sorted(ROUTES))
+def test_anonymous_is_sent_to_login(demo, method, path):
+    client = demo.test_client()
+    response = client.get(path) if method == "GET" else client.post(path)
+    if method == "GET":
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    else:
+        assert response.status_code in (302, 400)  # CSRF refuses the anonymous post first
+
+
+def test_login_and_logout(browser, demo):
+    response = browser.login("org")
+    assert response.status_code == 302
+    page = browser.get("/admin/org").get_data(as_text=True)
+    assert "中共闽北职业技术学院委员会" in page and "中共北方工业大学信息学院委员会" in page
+    assert "机电工程系党总支" in page and "直属党支部" in page
+    assert browser.post("/logout").status_code == 302
+    assert browser.get("/admin/org").status_code == 302
+
+
+def test_wrong_password_then_throttle(browser, demo):
+    for attempt in range(5):
+        response = browser.login("org", "wrong-password")
+        assert response.status_code == 401
+        assert "用户名或密码错误" in response.get_data(as_text=True) or "锁定" in response.get_data(as_text=True)
+    # the right password is now refused too, for 15 minutes
+    response = browser.login("org")
+    assert response.status_code == 401
+    assert "15 分钟" in response.get_data(as_text=True)
+    # another account from the same address is unaffected
+    assert browser.login("auditor").status_code == 302
+
+
+def test_unknown_user_gets_the_same_message(browser, demo):
+    response = browser.login("nobody", "whatever1")
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_csrf_missing_on_form_post_and_htmx_post(as_user):
+    b = as_user("org")
+    before = log.head()
+    form = b.post("/admin/org/units", {"code": "x1", "name": "测试支部", "level": "committee"}, csrf=False)
+    assert form.status_code == 400 and "CSRF" in form.get_data(as_text=True)
+    hx = b.post("/admin/org/units", {"code": "x1", "name": "测试支部", "level": "committee"}, htmx=True, csrf=False)
+    assert hx.status_code == 400 and "CSRF" in hx.get_data(as_text=True)
+    assert log.head() == before
+    ok = b.post("/admin/org/units", {"code": "x1", "name": "测试党委", "level": "committee"}, htmx=True)
+    assert ok.status_code == 200 and "已添加" in ok.get_data(as_text=True)
+    assert log.head()[0] == before[0] + 1
+
+
+def test_session_is_renewed_at_login(demo):
+    client = demo.test_client()
+    client.get("/login")
+    before = client.get_cookie("session")
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/login", data={"username": "org", "password": "demo12345", "csrf_token": token})
+    after = client.get_cookie("session")
+    assert before is not None and after is not None and before.value != after.value
+
+
+def test_security_headers(browser, demo):
+    response = browser.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    browser.login("org")
+    cookie = browser.client.get_cookie("session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_htmx_errors_come_as_fragments(as_user):
+    b = as_user("a-ncut-cs-t")
+    response = b.get("/admin/org", htmx=True)
+    assert response.status_code == 403
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and "没有权限" in body
+
+
+def test_healthz(browser, demo):
+    assert browser.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_account_events_carry_no_secret(demo):
+    for event in log.iter_events():
+        text = str(event.payload)
+        assert "demo12345" not in text and "pbkdf2" not in text and "scrypt" not in text
+    hashed = db.fetchone("SELECT password_hash FROM credential WHERE username = 'org'")[0]
+    assert hashed.startswith("pbkdf2:")

@@ -1,0 +1,90 @@
+"""Roles, permissions and unit scope: the one authorization check every route and command uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import db
+from .errors import Forbidden
+
+ORGANIZER, APPLICANT, APPROVER, REVIEWER, AUDITOR, ADMIN = (
+    "organizer",
+    "applicant",
+    "approver",
+    "reviewer",
+    "auditor",
+    "admin",
+)
+ROLES = {
+    ORGANIZER: "组织部（管理员）",
+    APPLICANT: "申报人",
+    APPROVER: "支部/总支书记（审批）",
+    REVIEWER: "评审专家",
+    AUDITOR: "审计（纪检）",
+    ADMIN: "系统管理员",
+}
+
+# permission -> roles that hold it. Scope (which units) is checked separately by `in_scope`.
+PERMISSIONS: dict[str, set[str]] = {
+    "home": set(ROLES),
+    "org.view": {ORGANIZER, AUDITOR, ADMIN},
+    "org.manage": {ORGANIZER, ADMIN},
+    "users.view": {ORGANIZER, AUDITOR, ADMIN},
+    "users.manage": {ORGANIZER, ADMIN},
+    "log.verify": {ORGANIZER, AUDITOR, ADMIN},
+    "log.checkpoint": {ORGANIZER, ADMIN},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    unit: str | None = None
+    display_name: str = ""
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+SYSTEM = Actor("system", frozenset({ADMIN}), None, "系统")
+
+
+def can(actor: Actor | None, permission: str) -> bool:
+    if actor is None:
+        return False
+    return bool(actor.roles & PERMISSIONS[permission])
+
+
+def require(actor: Actor | None, permission: str) -> None:
+    if not can(actor, permission):
+        raise Forbidden("您没有权限进行此操作。")
+
+
+def _unit_row(code: str):
+    return db.fetchone("SELECT code, parent, root FROM org_unit WHERE code = ?", (code,))
+
+
+def in_scope(actor: Actor, unit_code: str) -> bool:
+    """May `actor` see things of `unit_code`?
+
+    College-wide roles see their committee's tree (all trees when they belong to none);
+    an applicant sees their own unit; an approver their unit and the branches under it.
+    """
+    row = _unit_row(unit_code)
+    if row is None:
+        return False
+    code, parent, root = row
+    if actor.has(ORGANIZER, AUDITOR, ADMIN):
+        if actor.unit is None:
+            return True
+        mine = _unit_row(actor.unit)
+        return mine is not None and mine[2] == root
+    if actor.has(APPROVER) and actor.unit in (code, parent):
+        return True
+    return actor.unit == code
+
+
+def require_scope(actor: Actor, unit_code: str) -> None:
+    if not in_scope(actor, unit_code):
+        raise Forbidden("您只能查看本单位的内容。")

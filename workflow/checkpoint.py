@@ -1,0 +1,86 @@
+"""Signed checkpoints of the log head.
+
+A checkpoint is the head's position and hash, signed with HMAC-SHA256 under a key kept outside
+the database (CHECKPOINT_KEY_FILE). Someone with write access to the database can recompute the
+whole chain, but cannot make the rewritten log agree with a checkpoint signed before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+
+from . import log
+from .events import NewEvent, canonical_json
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def load_key(path: str) -> bytes:
+    """The signing key, created (0600) on first use."""
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        return bytes.fromhex(fh.read().strip())
+
+
+def _signature(key: bytes, body: dict) -> str:
+    return hmac.new(key, canonical_json(body).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def make(key: bytes) -> dict:
+    """A signed checkpoint of the current head."""
+    position, head_hash = log.head()
+    body = {
+        "position": position,
+        "hash": head_hash,
+        "created_at": log.format_time(datetime.now(timezone.utc)),
+        "algorithm": "HMAC-SHA256",
+    }
+    return {**body, "signature": _signature(key, body)}
+
+
+def save(cp: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(cp, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+
+
+def record(cp: dict, path: str, actor: str) -> None:
+    """Log that a checkpoint was written, so the trail shows who signed which head."""
+    event = NewEvent(
+        "CheckpointWritten",
+        {"position": cp["position"], "hash": cp["hash"], "file": os.path.basename(path)},
+    )
+    log.append("system", log.stream_version("system"), [event], actor)
+
+
+def write(path: str, key: bytes, actor: str) -> dict:
+    """Sign the head, save it to `path` and log the fact."""
+    cp = make(key)
+    save(cp, path)
+    record(cp, path, actor)
+    return cp
+
+
+def read(path: str, key: bytes) -> dict:
+    """Load a checkpoint file and check its signature; a forged one raises CheckpointError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cp = json.load(fh)
+        body = {k: cp[k] for k in ("position", "hash", "created_at", "algorithm")}
+        signature = cp["signature"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"检查点文件无法读取：{exc}") from exc
+    if not hmac.compare_digest(_signature(key, body), str(signature)):
+        raise CheckpointError("检查点签名无效：文件被伪造或密钥不符")
+    return cp

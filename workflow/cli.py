@@ -1,0 +1,135 @@
+"""Flask CLI: `.venv/bin/flask --app app COMMAND`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+
+from . import backup as backups
+from . import checkpoint, db, log, projections, schema
+from .authz import ROLES, SYSTEM
+from .errors import DomainError
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db():
+        """Create the tables and the append-only triggers (idempotent)."""
+        with db.database.connection_context():
+            schema.create_all()
+        click.echo(f"数据库已就绪：{current_app.config['DATABASE_URL']}")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--name", "display_name", required=True, help="姓名")
+    @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(sorted(ROLES)))
+    @click.option("--unit", default=None, help="所属组织编码")
+    @click.password_option("--password", prompt="密码")
+    def create_user(username, display_name, roles, unit, password):
+        """Create an account (the password never enters the event log)."""
+        from .commands.accounts import create_user as create
+
+        with db.database.connection_context():
+            try:
+                create(SYSTEM, username, display_name, list(roles), unit, password)
+            except DomainError as exc:
+                _fail(exc.message)
+        click.echo(f"已创建账号 {username}")
+
+    @app.cli.command("import-org")
+    @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+    def import_org(csv_file):
+        """Import org units from CSV: 编码,名称,层级,类型,上级编码 (all or nothing)."""
+        from .commands.orgs import import_csv
+
+        with open(csv_file, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030", errors="strict")
+        with db.database.connection_context():
+            try:
+                count = import_csv(SYSTEM, text)
+            except DomainError as exc:
+                _fail(exc.message)
+        click.echo(f"已导入 {count} 个组织")
+
+    @app.cli.command("seed-demo")
+    @click.option("--campaign", default="all",
+                  type=click.Choice(["all", "ncut-info-2023", "minbei-2025"]))  # fmt: skip
+    @click.option("--through", default=None, help="把演示项目推进到该阶段")
+    @click.option("--if-empty", is_flag=True, help="数据库已有数据时什么也不做（make run 用）")
+    def seed_demo(campaign, through, if_empty):
+        """Demo org trees and accounts of both notices (idempotent)."""
+        from . import demo
+
+        slugs = list(demo.TREES) if campaign == "all" else [campaign]
+        with db.database.connection_context():
+            if if_empty and log.head()[0] > 0:
+                click.echo("数据库已有数据，跳过演示数据。")
+                return
+            demo.seed(slugs, current_app.config["DEMO_PASSWORD"], echo=click.echo)
+
+    @app.cli.command("verify-log")
+    @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False))
+    def verify_log(checkpoint_file):
+        """Check every hash and link; exit non-zero at the first broken position."""
+        checkpoints = []
+        if checkpoint_file:
+            key = checkpoint.load_key(current_app.config["CHECKPOINT_KEY_FILE"])
+            try:
+                cp = checkpoint.read(checkpoint_file, key)
+            except checkpoint.CheckpointError as exc:
+                _fail(f"BROKEN checkpoint: {exc}", 2)
+            checkpoints.append((cp["position"], cp["hash"]))
+        with db.database.connection_context():
+            result = log.verify(checkpoints)
+        click.echo(result.summary())
+        if not result.ok:
+            sys.exit(1)
+
+    @app.cli.command("checkpoint")
+    @click.option("-o", "output", required=True, type=click.Path(dir_okay=False))
+    def write_checkpoint(output):
+        """Write the head position and hash, signed with CHECKPOINT_KEY_FILE."""
+        key = checkpoint.load_key(current_app.config["CHECKPOINT_KEY_FILE"])
+        with db.database.connection_context():
+            cp = checkpoint.write(output, key, SYSTEM.username)
+        click.echo(f"checkpoint {cp['position']} {cp['hash']} -> {output}")
+
+    @app.cli.command("rebuild-projections")
+    def rebuild():
+        """Empty every projection table and replay the whole log."""
+        with db.database.connection_context():
+            count = projections.rebuild(progress=lambda n: click.echo(f"  {n} …", err=True))
+        click.echo(f"已重建投影：重放 {count} 条事件")
+
+    @app.cli.command("backup")
+    @click.argument("directory", type=click.Path(file_okay=False))
+    def backup(directory):
+        """Back up the log, credentials and uploads into an empty DIRECTORY."""
+        with db.database.connection_context():
+            try:
+                manifest = backups.backup(directory, current_app.config["UPLOAD_DIR"])
+            except DomainError as exc:
+                _fail(exc.message)
+        click.echo(f"已备份 {manifest['events']} 条事件到 {directory}")
+
+    @app.cli.command("restore")
+    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+    def restore(directory):
+        """Restore a backup into an empty database; refuses a log that does not verify."""
+        with db.database.connection_context():
+            try:
+                manifest = backups.restore(directory, current_app.config["UPLOAD_DIR"])
+            except DomainError as exc:
+                _fail(exc.message)
+        click.echo(f"已恢复 {manifest['events']} 条事件，投影已重建")

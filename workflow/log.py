@@ -1,0 +1,264 @@
+"""The append-only, hash-chained event log: the single source of truth.
+
+Appends run one writer at a time inside a transaction that also applies the projections, so
+a reader never sees an event without its projected state, nor the reverse. The hash recipe is
+documented in docs/VERIFY.md; `event_hash` below is its only implementation here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import peewee
+
+from . import db
+from .events import Event, NewEvent, canonical_json, from_row, lookup
+
+GENESIS_HASH = "0" * 64
+COLUMNS = (
+    "position, event_id, stream, version, type, schema_version, payload, actor, "
+    "occurred_at, prev_hash, hash"
+)
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since the caller read it (or the same version was taken meanwhile)."""
+
+    def __init__(self, stream: str, expected: int, actual: int | None = None):
+        self.stream, self.expected, self.actual = stream, expected, actual
+        super().__init__(f"stream {stream}: expected version {expected}, found {actual}")
+
+
+def format_time(moment: datetime | None) -> str:
+    """UTC, microseconds, trailing Z: the one textual form of `occurred_at`."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    position: int,
+    event_id: str,
+    stream: str,
+    version: int,
+    type_: str,
+    schema_version: int,
+    payload: str,
+    actor: str,
+    occurred_at: str,
+    prev_hash: str,
+) -> str:
+    """SHA-256 of the canonical JSON array of the event's fields, the stored payload text
+    included verbatim as a string, ending with the previous event's hash."""
+    material = canonical_json(
+        [
+            position,
+            event_id,
+            stream,
+            version,
+            type_,
+            schema_version,
+            payload,
+            actor,
+            occurred_at,
+            prev_hash,
+        ]
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def head() -> tuple[int, str]:
+    """(position, hash) of the newest event, (0, genesis) for an empty log."""
+    row = db.fetchone("SELECT position, hash FROM event ORDER BY position DESC LIMIT 1")
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+
+def stream_version(stream: str) -> int:
+    row = db.fetchone("SELECT MAX(version) FROM event WHERE stream = ?", (stream,))
+    return row[0] or 0
+
+
+def append(
+    stream: str,
+    expected_version: int,
+    events: list[NewEvent],
+    actor: str,
+    now: datetime | None = None,
+) -> list[Event]:
+    """Append `events` to `stream` if its version is still `expected_version`.
+
+    Idempotent by event id: appending events that are all already stored returns them and
+    writes nothing (a double-clicked submit appends once). Raises ConcurrencyError when the
+    stream has moved on.
+    """
+    from . import projections  # projections import the log's readers; avoid the cycle
+
+    if not events:
+        return []
+    at = format_time(now)
+    try:
+        with db.writer_transaction():
+            db.take_writer_lock()
+            stored = _already_stored([e.event_id for e in events])
+            if stored is not None:
+                return stored
+            current = stream_version(stream)
+            if current != expected_version:
+                raise ConcurrencyError(stream, expected_version, current)
+            position, prev = head()
+            written = []
+            for offset, new in enumerate(events, start=1):
+                written.append(
+                    _insert(position + offset, stream, current + offset, new, actor, at, prev)
+                )
+                prev = written[-1].hash
+            projections.apply_all(written)
+            return written
+    except peewee.IntegrityError as exc:
+        # The unique (stream, version) key is the backstop behind the version check.
+        raise ConcurrencyError(stream, expected_version) from exc
+
+
+def _already_stored(event_ids: list[str]) -> list[Event] | None:
+    marks = ",".join("?" * len(event_ids))
+    rows = db.fetchall(
+        f"SELECT {COLUMNS} FROM event WHERE event_id IN ({marks}) ORDER BY position",
+        tuple(event_ids),
+    )
+    if not rows:
+        return None
+    if len(rows) != len(event_ids):
+        raise ValueError("part of this batch of events is already stored")
+    return [from_row(r) for r in rows]
+
+
+_INSERT = (
+    "INSERT INTO event (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _insert(position, stream, version, new: NewEvent, actor, at, prev) -> Event:
+    schema_version = lookup(new.type).version
+    payload = canonical_json(new.payload)
+    h = event_hash(
+        position, new.event_id, stream, version, new.type, schema_version, payload, actor, at, prev
+    )
+    db.execute(
+        _INSERT,
+        (position, new.event_id, stream, version, new.type, schema_version, payload, actor, at, prev, h),
+    )
+    return Event(
+        position, new.event_id, stream, version, new.type, schema_version,
+        dict(new.payload), actor, at, prev, h,
+    )  # fmt: skip
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+def read_stream(stream: str, upto_position: int | None = None) -> list[Event]:
+    """A stream's events in order; with `upto_position`, only those at or before it."""
+    if upto_position is None:
+        rows = db.fetchall(
+            f"SELECT {COLUMNS} FROM event WHERE stream = ? ORDER BY version", (stream,)
+        )
+    else:
+        rows = db.fetchall(
+            f"SELECT {COLUMNS} FROM event WHERE stream = ? AND position <= ? ORDER BY version",
+            (stream, upto_position),
+        )
+    return [from_row(r) for r in rows]
+
+
+def iter_rows(after: int = 0, page: int = 5000, upto: int | None = None):
+    """Stored rows in position order, fetched a page at a time (the whole log never sits in memory)."""
+    while True:
+        if upto is None:
+            rows = db.fetchall(
+                f"SELECT {COLUMNS} FROM event WHERE position > ? ORDER BY position LIMIT ?",
+                (after, page),
+            )
+        else:
+            rows = db.fetchall(
+                f"SELECT {COLUMNS} FROM event WHERE position > ? AND position <= ? "
+                "ORDER BY position LIMIT ?",
+                (after, upto, page),
+            )
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1][0]
+
+
+def iter_events(after: int = 0, page: int = 5000, upto: int | None = None):
+    for row in iter_rows(after, page, upto):
+        yield from_row(row)
+
+
+def get(position: int) -> Event | None:
+    row = db.fetchone(f"SELECT {COLUMNS} FROM event WHERE position = ?", (position,))
+    return from_row(row) if row else None
+
+
+# --- Verification ----------------------------------------------------------------------------
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    count: int
+    head_position: int
+    head_hash: str
+    broken_position: int | None = None
+    reason: str = ""
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK {self.count} events, head {self.head_position} {self.head_hash}"
+        return f"BROKEN at position {self.broken_position}: {self.reason}"
+
+
+def verify(checkpoints=(), page: int = 5000, progress=None) -> VerifyResult:
+    """Verify the stored log, streamed a page at a time (see `verify_rows`)."""
+    return verify_rows(iter_rows(page=page), checkpoints, page, progress)
+
+
+def verify_rows(rows, checkpoints=(), page: int = 5000, progress=None) -> VerifyResult:
+    """Walk rows in position order: positions consecutive from 1, each prev_hash the hash
+    before it, each hash recomputed from the stored fields, every checkpoint's hash present.
+
+    `checkpoints` are (position, hash) pairs already authenticated by the caller.
+    `progress(done)` is called every `page` events so a job can report how far it got.
+    """
+    wanted = {}
+    for position, hash_ in checkpoints:
+        wanted[position] = hash_
+    expected_position, prev = 1, GENESIS_HASH
+    count = 0
+    for row in rows:
+        position, event_id, stream, version, type_, sv, payload, actor, at, prev_hash, h = row
+        if position != expected_position:
+            return _broken(count, prev, expected_position, f"缺失位置 {expected_position}（下一条是 {position}）")
+        if prev_hash != prev:
+            return _broken(count, prev, position, "prev_hash 与上一条事件的哈希不符")
+        recomputed = event_hash(
+            position, event_id, stream, version, type_, sv, payload, actor, at, prev_hash
+        )
+        if recomputed != h:
+            return _broken(count, prev, position, "事件内容与其哈希不符")
+        if position in wanted and wanted.pop(position) != h:
+            return _broken(count, prev, position, "与检查点记录的哈希不符")
+        prev, expected_position, count = h, position + 1, count + 1
+        if progress and count % page == 0:
+            progress(count)
+    if wanted:
+        first = min(wanted)
+        return _broken(count, prev, first, f"日志不再延续检查点（位置 {first} 已不存在，疑被截断）")
+    return VerifyResult(True, count, expected_position - 1, prev)
+
+
+def _broken(count, prev, position, reason) -> VerifyResult:
+    return VerifyResult(False, count, position - 1, prev, position, reason)

@@ -1,0 +1,84 @@
+"""Creates every table: the event log with its append-only triggers, the projections, and the
+tables outside the log (credentials, login attempts, drafts, files). Idempotent."""
+
+from __future__ import annotations
+
+from . import db, projections
+
+EVENT_TABLE = """CREATE TABLE IF NOT EXISTS event (
+    position BIGINT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (stream, version))"""
+
+EVENT_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS event_type ON event (type)",
+    "CREATE INDEX IF NOT EXISTS event_actor ON event (actor)",
+]
+
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS event_no_update BEFORE UPDATE ON event
+       BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS event_no_delete BEFORE DELETE ON event
+       BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END""",
+]
+
+POSTGRES_TRIGGERS = [
+    """CREATE OR REPLACE FUNCTION event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'event log is append-only'; END $$""",
+    """CREATE OR REPLACE TRIGGER event_no_update_delete BEFORE UPDATE OR DELETE ON event
+       FOR EACH ROW EXECUTE FUNCTION event_append_only()""",
+    """CREATE OR REPLACE TRIGGER event_no_truncate BEFORE TRUNCATE ON event
+       FOR EACH STATEMENT EXECUTE FUNCTION event_append_only()""",
+]
+
+# Outside the log: secrets, throttling and scratch data that history does not need.
+SIDE_TABLES = [
+    """CREATE TABLE IF NOT EXISTS projection_checkpoint (
+        name TEXT PRIMARY KEY,
+        position BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS credential (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        changed_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS login_attempt (
+        username TEXT NOT NULL,
+        address TEXT NOT NULL,
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS login_attempt_key ON login_attempt (username, address, at)",
+]
+
+
+def create_all() -> None:
+    with db.database.atomic():
+        for sql in [EVENT_TABLE, *EVENT_INDEXES, *SIDE_TABLES]:
+            db.database.execute_sql(sql)
+        for p in projections.REGISTRY:
+            for sql in [*p.tables.values(), *p.indexes]:
+                db.database.execute_sql(sql)
+            db.execute(
+                "INSERT INTO projection_checkpoint (name, position) VALUES (?, 0) "
+                "ON CONFLICT (name) DO NOTHING",
+                (p.name,),
+            )
+        for sql in POSTGRES_TRIGGERS if db.is_postgres() else SQLITE_TRIGGERS:
+            db.database.execute_sql(sql)
+
+
+def drop_triggers() -> None:
+    """Only for tests and tamper drills: lets a test rewrite history to prove verify catches it."""
+    if db.is_postgres():
+        db.database.execute_sql("DROP TRIGGER IF EXISTS event_no_update_delete ON event")
+        db.database.execute_sql("DROP TRIGGER IF EXISTS event_no_truncate ON event")
+    else:
+        db.database.execute_sql("DROP TRIGGER IF EXISTS event_no_update")
+        db.database.execute_sql("DROP TRIGGER IF EXISTS event_no_delete")

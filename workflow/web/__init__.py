@@ -1,0 +1,139 @@
+"""Web layer: blueprints, the one access decorator, error pages, and the login user."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, render_template
+from flask_login import UserMixin, current_user
+from flask_wtf.csrf import CSRFError
+
+from .. import authz
+from ..errors import DomainError
+from ..log import ConcurrencyError
+
+PUBLIC = "public"
+
+
+class User(UserMixin):
+    """Flask-Login's view of an Actor."""
+
+    def __init__(self, actor: authz.Actor):
+        self.actor = actor
+
+    def get_id(self):
+        return self.actor.username
+
+
+def current_actor() -> authz.Actor | None:
+    return current_user.actor if current_user.is_authenticated else None
+
+
+def allow(permission: str):
+    """Declare who may call a view: a permission from authz.PERMISSIONS, or PUBLIC.
+
+    Every view carries this mark; the security test fails on a view without one.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if permission != PUBLIC:
+                if not current_user.is_authenticated:
+                    from flask import current_app
+
+                    return current_app.login_manager.unauthorized()
+                authz.require(current_actor(), permission)
+            return view(*args, **kwargs)
+
+        guarded.permission = permission
+        return guarded
+
+    return decorate
+
+
+def is_htmx() -> bool:
+    from flask import request
+
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def render(page: str, fragment: str, **context):
+    """An htmx request gets the fragment alone; a normal request the page that includes it."""
+    return render_template(fragment if is_htmx() else page, **context)
+
+
+def error_response(status: int, title: str, message: str, **extra):
+    return render("error.html", "fragments/error.html", status=status, title=title,
+                  message=message, **extra), status  # fmt: skip
+
+
+TITLES = {
+    400: "输入有误",
+    401: "未登录",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "请求方式不被允许",
+    409: "内容已被他人修改",
+    413: "上传的文件太大",
+    500: "服务器出错了",
+}
+
+
+def register(app: Flask) -> None:
+    from . import admin, audit, auth, main
+
+    for bp in (main.bp, auth.bp, admin.bp, audit.bp):
+        app.register_blueprint(bp)
+
+    from app import login_manager
+
+    @login_manager.user_loader
+    def load_user(username):
+        from ..commands.accounts import get_account
+
+        actor = get_account(username)
+        return User(actor) if actor else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        from flask import redirect, request, url_for
+
+        if is_htmx():
+            response = app.make_response(error_response(401, TITLES[401], "请先登录。"))
+            response.headers["HX-Redirect"] = url_for("auth.login")
+            return response
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return error_response(exc.status, TITLES.get(exc.status, "出错了"), exc.message)
+
+    @app.errorhandler(ConcurrencyError)
+    def conflict(exc: ConcurrencyError):
+        return error_response(409, TITLES[409], "您提交前，这条记录已被他人修改。请查看最新内容后再操作。")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_response(400, "页面已过期", "安全令牌缺失或无效（CSRF），请刷新页面后重试。")
+
+    for status in (403, 404, 405, 413):
+
+        @app.errorhandler(status)
+        def http_error(exc, status=status):
+            messages = {
+                403: "您没有权限访问此页面。",
+                404: "您要找的页面不存在。",
+                405: "该地址不接受这种请求方式。",
+                413: "上传的内容超过了大小限制。",
+            }
+            return error_response(status, TITLES[status], messages[status])
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return error_response(500, TITLES[500], "请稍后重试；如果问题仍然存在，请联系系统管理员。")
+
+    @app.context_processor
+    def inject():
+        return {"actor": current_actor(), "can": lambda p: authz.can(current_actor(), p),
+                "ROLES": authz.ROLES}  # fmt: skip

@@ -1,0 +1,48 @@
+"""Login and logout."""
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, redirect, request, session, url_for
+from flask_login import login_user, logout_user
+
+from ..commands.accounts import LoginError, authenticate
+from . import PUBLIC, User, allow, render
+from .forms import LoginForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a fresh login to another host."""
+    if target and urlparse(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@allow(PUBLIC)
+def login():
+    """The login page; five failures per account and address lock it for 15 minutes."""
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            actor = authenticate(form.username.data, form.password.data, request.remote_addr or "-")
+        except LoginError as exc:
+            error = exc.message
+        else:
+            target = _safe_next(request.args.get("next"))
+            session.clear()  # a fresh session on login: no fixation
+            login_user(User(actor))
+            return redirect(target)
+    status = 401 if error else 200
+    return render("login.html", "login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@allow(PUBLIC)
+def logout():
+    """Log out (POST with CSRF, so another site cannot log a user out)."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
