@@ -81,7 +81,9 @@ def test_wrong_password_then_throttle(browser, demo):
     for attempt in range(5):
         response = browser.login("org", "wrong-password")
         assert response.status_code == 401
-        assert "用户名或密码错误" in response.get_data(as_text=True) or "锁定" in response.get_data(as_text=True)
+        assert "用户名或密码错误" in response.get_data(as_text=True) or "锁定" in response.get_data(
+            as_text=True
+        )
     # the right password is now refused too, for 15 minutes
     response = browser.login("org")
     assert response.status_code == 401
@@ -99,12 +101,21 @@ def test_unknown_user_gets_the_same_message(browser, demo):
 def test_csrf_missing_on_form_post_and_htmx_post(as_user):
     b = as_user("org")
     before = log.head()
-    form = b.post("/admin/org/units", {"code": "x1", "name": "测试支部", "level": "committee"}, csrf=False)
+    form = b.post(
+        "/admin/org/units", {"code": "x1", "name": "测试支部", "level": "committee"}, csrf=False
+    )
     assert form.status_code == 400 and "CSRF" in form.get_data(as_text=True)
-    hx = b.post("/admin/org/units", {"code": "x1", "name": "测试支部", "level": "committee"}, htmx=True, csrf=False)
+    hx = b.post(
+        "/admin/org/units",
+        {"code": "x1", "name": "测试支部", "level": "committee"},
+        htmx=True,
+        csrf=False,
+    )
     assert hx.status_code == 400 and "CSRF" in hx.get_data(as_text=True)
     assert log.head() == before
-    ok = b.post("/admin/org/units", {"code": "x1", "name": "测试党委", "level": "committee"}, htmx=True)
+    ok = b.post(
+        "/admin/org/units", {"code": "x1", "name": "测试党委", "level": "committee"}, htmx=True
+    )
     assert ok.status_code == 200 and "已添加" in ok.get_data(as_text=True)
     assert log.head()[0] == before[0] + 1
 

@@ -33,6 +33,12 @@ PERMISSIONS: dict[str, set[str]] = {
     "users.manage": {ORGANIZER, ADMIN},
     "log.verify": {ORGANIZER, AUDITOR, ADMIN},
     "log.checkpoint": {ORGANIZER, ADMIN},
+    "campaign.view": set(ROLES),
+    "campaign.manage": {ORGANIZER},
+    "campaign.overview": {ORGANIZER, AUDITOR},
+    "project.view": {ORGANIZER, AUDITOR, APPLICANT, APPROVER, REVIEWER},
+    "project.apply": {APPLICANT},
+    "project.opinion": {APPROVER},
 }
 
 

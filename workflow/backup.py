@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import db, log, projections
 from .errors import DomainError
 
 # Tables outside the log that a restore needs; modules that add such tables append here.
-SIDE_TABLES = ["credential"]
+SIDE_TABLES = ["credential", "application_draft"]
 MANIFEST = "manifest.json"
 
 
@@ -49,7 +49,7 @@ def backup(directory: str, upload_dir: str | None) -> dict:
         shutil.copytree(upload_dir, os.path.join(directory, "uploads"))
     manifest = {
         "format": "brandflow-backup-1",
-        "created_at": log.format_time(datetime.now(timezone.utc)),
+        "created_at": log.format_time(datetime.now(UTC)),
         "events": position,
         "head_hash": head_hash,
         "tables": tables,

@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import log
 from .events import NewEvent, canonical_json
@@ -43,7 +43,7 @@ def make(key: bytes) -> dict:
     body = {
         "position": position,
         "hash": head_hash,
-        "created_at": log.format_time(datetime.now(timezone.utc)),
+        "created_at": log.format_time(datetime.now(UTC)),
         "algorithm": "HMAC-SHA256",
     }
     return {**body, "signature": _signature(key, body)}

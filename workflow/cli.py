@@ -76,7 +76,45 @@ def register_cli(app: Flask) -> None:
             if if_empty and log.head()[0] > 0:
                 click.echo("数据库已有数据，跳过演示数据。")
                 return
-            demo.seed(slugs, current_app.config["DEMO_PASSWORD"], echo=click.echo)
+            try:
+                demo.seed(slugs, current_app.config["DEMO_PASSWORD"], through, echo=click.echo)
+            except ValueError as exc:
+                _fail(str(exc))
+
+    @app.cli.command("list-projects")
+    @click.option("--campaign", "slug", required=True)
+    def list_projects(slug):
+        """One line per project: id, unit, category, state code (tab-separated)."""
+        with db.database.connection_context():
+            rows = db.fetchall(
+                "SELECT id, unit, category, state FROM project WHERE campaign = ? ORDER BY id",
+                (slug,),
+            )
+        for row in rows:
+            click.echo("\t".join(row))
+
+    @app.cli.command("export-pdf")
+    @click.argument(
+        "kind", type=click.Choice(["application", "report", "booklet", "certificate", "audit"])
+    )
+    @click.option("--campaign", "slug", required=True)
+    @click.option("--project", "pid", default=None, help="项目编号；申报表不填时输出空白表")
+    @click.option("-o", "output", required=True, type=click.Path(dir_okay=False))
+    def export_pdf(kind, slug, pid, output):
+        """Write a PDF document (Chinese text embedded with the CJK font)."""
+        if kind != "application":
+            _fail(f"{kind}: 该文档尚未提供。")
+        from .documents.application import render_application
+        from .documents.application_doc import build
+
+        with db.database.connection_context():
+            try:
+                doc = build(slug, pid)
+            except (DomainError, ValueError) as exc:
+                _fail(getattr(exc, "message", str(exc)))
+        with open(output, "wb") as fh:
+            fh.write(render_application(doc))
+        click.echo(f"已写入 {output}")
 
     @app.cli.command("verify-log")
     @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False))

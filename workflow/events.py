@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class UnknownEventType(ValueError):
@@ -38,9 +39,7 @@ class EventType:
         missing = set(self.fields) - set(payload)
         extra = set(payload) - set(self.fields)
         if missing or extra:
-            raise InvalidPayload(
-                f"{self.name}: missing {sorted(missing)} extra {sorted(extra)}"
-            )
+            raise InvalidPayload(f"{self.name}: missing {sorted(missing)} extra {sorted(extra)}")
         for name, spec in self.fields.items():
             value = payload[name]
             # bool is an int in Python; a field declared int must not silently take True.
@@ -165,4 +164,61 @@ declare(
     "CheckpointWritten",
     {"position": int, "hash": str, "file": str},
     label="写入检查点",
+)
+
+# Campaigns (stream "campaign:<slug>"): the configuration is data, carried whole by the events.
+declare(
+    "CampaignCreated",
+    {"slug": str, "template": str, "config": dict},
+    label="创建品牌创建活动",
+)
+declare(
+    "CampaignStageRescheduled",
+    {"stage": str, "opens": str, "due": str, "reason": str},
+    label="调整阶段时间",
+)
+declare("CampaignFormChanged", {"form": list, "reason": str}, label="修改申报表字段")
+declare(
+    "CampaignSettingChanged",
+    {"key": str, "value": (str, int, float, bool, dict, list, type(None)), "reason": str},
+    label="修改活动设置",
+)
+declare(
+    "DeadlineExtended",
+    {"unit": str, "stage": str, "due": str, "reason": str},
+    label="为单位延长期限",
+)
+
+# Projects (stream "project:<campaign>.<unit>.<category>")
+FILE_REF = dict  # {"sha256", "name", "mime", "size"}
+declare(
+    "ApplicationSubmitted",
+    {
+        "campaign": str,
+        "unit": str,
+        "category": str,
+        "revision": int,
+        "fields": dict,
+        "late": bool,
+        "approvals": list,  # [{"level", "unit"}]: the opinions still needed, in order
+    },
+    label="提交申报",
+)
+declare(
+    "UnitOpinionRecorded",
+    {
+        "level": str,
+        "unit": str,
+        "decision": str,
+        "text": str,
+        "signer": str,
+        "date": str,
+        "revision": int,
+    },
+    label="填写单位意见",
+)
+declare(
+    "PaperCopyUploaded",
+    {"level": str, "revision": int, "file": FILE_REF},
+    label="上传签章纸质版扫描件",
 )

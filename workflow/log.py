@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import peewee
 
@@ -33,10 +33,10 @@ class ConcurrencyError(Exception):
 
 def format_time(moment: datetime | None) -> str:
     """UTC, microseconds, trailing Z: the one textual form of `occurred_at`."""
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(
@@ -135,9 +135,7 @@ def _already_stored(event_ids: list[str]) -> list[Event] | None:
     return [from_row(r) for r in rows]
 
 
-_INSERT = (
-    "INSERT INTO event (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT = "INSERT INTO event (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _insert(position, stream, version, new: NewEvent, actor, at, prev) -> Event:
@@ -148,7 +146,19 @@ def _insert(position, stream, version, new: NewEvent, actor, at, prev) -> Event:
     )
     db.execute(
         _INSERT,
-        (position, new.event_id, stream, version, new.type, schema_version, payload, actor, at, prev, h),
+        (
+            position,
+            new.event_id,
+            stream,
+            version,
+            new.type,
+            schema_version,
+            payload,
+            actor,
+            at,
+            prev,
+            h,
+        ),
     )
     return Event(
         position, new.event_id, stream, version, new.type, schema_version,
@@ -198,6 +208,12 @@ def iter_events(after: int = 0, page: int = 5000, upto: int | None = None):
         yield from_row(row)
 
 
+def find(event_id: str) -> Event | None:
+    """The stored event with this id, if any (how a repeated submit is recognised)."""
+    row = db.fetchone(f"SELECT {COLUMNS} FROM event WHERE event_id = ?", (event_id,))
+    return from_row(row) if row else None
+
+
 def get(position: int) -> Event | None:
     row = db.fetchone(f"SELECT {COLUMNS} FROM event WHERE position = ?", (position,))
     return from_row(row) if row else None
@@ -241,7 +257,12 @@ def verify_rows(rows, checkpoints=(), page: int = 5000, progress=None) -> Verify
     for row in rows:
         position, event_id, stream, version, type_, sv, payload, actor, at, prev_hash, h = row
         if position != expected_position:
-            return _broken(count, prev, expected_position, f"缺失位置 {expected_position}（下一条是 {position}）")
+            return _broken(
+                count,
+                prev,
+                expected_position,
+                f"缺失位置 {expected_position}（下一条是 {position}）",
+            )
         if prev_hash != prev:
             return _broken(count, prev, position, "prev_hash 与上一条事件的哈希不符")
         recomputed = event_hash(

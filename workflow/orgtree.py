@@ -4,7 +4,11 @@ LEVELS = {"committee": "党委", "general_branch": "党总支", "branch": "党�
 KINDS = {"staff": "教工", "student": "学生", "office": "机关直属"}
 
 # What a unit of each level may hang under.
-PARENT_LEVELS = {"committee": (), "general_branch": ("committee",), "branch": ("committee", "general_branch")}
+PARENT_LEVELS = {
+    "committee": (),
+    "general_branch": ("committee",),
+    "branch": ("committee", "general_branch"),
+}
 
 
 def parse_level(text: str) -> str | None:

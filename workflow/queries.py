@@ -15,7 +15,7 @@ class UnitNode:
     level: str
     kind: str | None
     parent: str | None
-    children: list["UnitNode"] = field(default_factory=list)
+    children: list[UnitNode] = field(default_factory=list)
     label: str = ""
 
     @property

@@ -55,6 +55,15 @@ SIDE_TABLES = [
         at TEXT NOT NULL,
         ok INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS login_attempt_key ON login_attempt (username, address, at)",
+    # Autosaved application drafts: scratch work, not history. Submitting logs the full content.
+    """CREATE TABLE IF NOT EXISTS application_draft (
+        campaign TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        category TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        username TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (campaign, unit, category))""",
 ]
 
 

@@ -7,7 +7,7 @@ the event itself never carries a secret.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,7 +93,9 @@ def change_roles(actor: Actor, username, roles, unit, reason, now=None):
         "AccountRolesChanged",
         {"username": username, "roles": roles, "unit": unit or None, "reason": reason.strip()},
     )
-    return log.append(stream(username), log.stream_version(stream(username)), [event], actor.username, now)
+    return log.append(
+        stream(username), log.stream_version(stream(username)), [event], actor.username, now
+    )
 
 
 def set_password(actor: Actor, username, password, now=None):
@@ -104,7 +106,9 @@ def set_password(actor: Actor, username, password, now=None):
     with db.writer_transaction():
         db.take_writer_lock()
         _store_password(username, password, now)
-        return log.append(stream(username), log.stream_version(stream(username)), [event], actor.username, now)
+        return log.append(
+            stream(username), log.stream_version(stream(username)), [event], actor.username, now
+        )
 
 
 def _store_password(username, password, now) -> None:
@@ -124,7 +128,7 @@ def _store_password(username, password, now) -> None:
 
 def authenticate(username: str, password: str, address: str, now: datetime | None = None) -> Actor:
     """Check a login. Five failures for one account from one address lock it for 15 minutes."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     username = (username or "").strip().lower()
     since = log.format_time(now - LOCKOUT)
     last_ok = db.fetchone(

@@ -30,7 +30,9 @@ def _check_unit(code, name, level, kind, parent, pending: dict | None = None) ->
     """Raise DomainError unless the unit is well formed and fits under its parent."""
     pending = pending or {}
     if not CODE_RE.match(code or ""):
-        raise DomainError("组织编码只能由字母、数字、点、横线和下划线组成，最长 40 个字符。", "code")
+        raise DomainError(
+            "组织编码只能由字母、数字、点、横线和下划线组成，最长 40 个字符。", "code"
+        )
     if not name or len(name) > NAME_MAX:
         raise DomainError(f"组织名称不能为空，且不超过 {NAME_MAX} 个字符。", "name")
     if level not in LEVELS:

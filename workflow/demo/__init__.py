@@ -1,13 +1,26 @@
-"""seed-demo: the two notices' org trees and demo accounts (idempotent)."""
+"""seed-demo: both notices' org trees, demo accounts, campaigns and projects (idempotent).
+
+`--through STAGE` drives every demo project with the same commands the UI uses, under a
+simulated clock inside each stage's window, so the history reads like the real campaign.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 from .. import db
-from ..authz import SYSTEM
-from ..commands import accounts, orgs
+from ..authz import SYSTEM, Actor
+from ..campaign_templates import CATEGORIES, TEMPLATES
+from ..commands import accounts, applications, campaigns, orgs
+from ..commands.accounts import get_account
+from ..deadlines import parse_local
+from .content import BRANDS, fields_for
 from .units import MINBEI, NCUT, PEOPLE, STAFF
 
 TREES = {"ncut-info-2023": NCUT, "minbei-2025": MINBEI}
+THROUGH = ["submitted", "approved", "cultivating", "midterm", "final", "certified", "showcased"]
+ORGANIZER = Actor("org", frozenset({"organizer"}), None, "组织部 王老师")
 
 
 def _exists(table: str, key: str, value: str) -> bool:
@@ -39,9 +52,75 @@ def seed_accounts(tree, password: str) -> int:
     return created
 
 
-def seed(campaigns: list[str], password: str, echo=print) -> None:
-    for slug in campaigns:
+def seed_campaign(slug: str) -> bool:
+    if _exists("campaign", "slug", slug):
+        return False
+    notice_day = parse_local(TEMPLATES[slug]["notice_date"] + " 09:00")
+    campaigns.create_from_template(ORGANIZER, slug, now=notice_day)
+    return True
+
+
+def _eligible(config):
+    """(unit row, category) for every demo unit that may apply in this campaign."""
+    units = db.fetchall(
+        "SELECT code, name, level FROM org_unit WHERE root = ? ORDER BY code",
+        (config["committee"],),
+    )
+    for code, name, level in units:
+        for category in config["categories"]:
+            if CATEGORIES[category]["unit_level"] == level and code in BRANDS:
+                yield code, name, category
+
+
+def drive_submitted(slug: str) -> int:
+    """Every demo unit submits inside the apply window; most opinions are recorded, a few wait."""
+    config = campaigns.get(slug)
+    tz = config["timezone"]
+    apply = next(s for s in config["stages"] if s["code"] == "apply")
+    clock = parse_local(apply["opens"], tz) + timedelta(days=1)
+    moved = 0
+    for index, (code, name, category) in enumerate(_eligible(config)):
+        pid = applications.project_id(slug, code, category)
+        if applications.get_project(pid):
+            continue
+        applicant = get_account(f"a-{code}")
+        lead = PEOPLE[code][1]
+        clock += timedelta(hours=5)
+        values = fields_for(config["layout"], name, code, lead)
+        applications.submit(applicant, slug, category, values, str(uuid.uuid4()), now=clock)
+        moved += 1
+        if index % 4 == 3:  # a few wait for their secretary, so the overview shows it
+            continue
+        for step in applications.get_project(pid)["pending_approvals"]:
+            clock += timedelta(hours=3)
+            secretary = get_account(f"s-{step['unit']}")
+            project = applications.get_project(pid)
+            applications.record_opinion(
+                secretary, pid, "agree", "同意申报。该品牌定位准确、措施可行，支部将全力支持。",
+                PEOPLE[step["unit"]][0], clock.date().isoformat(),
+                _version(pid), now=clock,
+            )  # fmt: skip
+            assert project is not None
+    return moved
+
+
+def _version(pid):
+    from .. import log
+
+    return log.stream_version(applications.stream(pid))
+
+
+def seed(slugs: list[str], password: str, through: str | None = None, echo=print) -> None:
+    if through and through not in THROUGH:
+        raise ValueError(f"--through 只能是：{', '.join(THROUGH)}")
+    for slug in slugs:
         tree = TREES[slug]
         units = seed_orgs(tree)
         users = seed_accounts(tree, password)
-        echo(f"{slug}: {units} 个组织、{users} 个账号已创建")
+        made = seed_campaign(slug)
+        echo(f"{slug}: {units} 个组织、{users} 个账号已创建" + ("，创建活动已建立" if made else ""))
+        if through:
+            moved = drive_submitted(slug)
+            echo(f"{slug}: {moved} 个项目已提交申报")
+            if THROUGH.index(through) > 0:
+                echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 submitted")

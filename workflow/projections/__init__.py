@@ -8,8 +8,8 @@ every projection table and replays the whole log, which must give exactly the sa
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .. import db
 from ..events import Event
@@ -96,4 +96,4 @@ def snapshot() -> dict[str, list[tuple]]:
 
 
 # Importing the modules registers them, in dependency order.
-from . import orgs, accounts  # noqa: E402,F401
+from . import accounts, campaigns, orgs, projects  # noqa: E402,F401

@@ -55,7 +55,9 @@ def allow(permission: str):
 def is_htmx() -> bool:
     from flask import request
 
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
 
 
 def render(page: str, fragment: str, **context):
@@ -81,9 +83,9 @@ TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, audit, auth, main
+    from . import admin, audit, auth, campaigns, main, projects
 
-    for bp in (main.bp, auth.bp, admin.bp, audit.bp):
+    for bp in (main.bp, auth.bp, admin.bp, audit.bp, campaigns.bp, projects.bp):
         app.register_blueprint(bp)
 
     from app import login_manager
@@ -111,7 +113,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ConcurrencyError)
     def conflict(exc: ConcurrencyError):
-        return error_response(409, TITLES[409], "您提交前，这条记录已被他人修改。请查看最新内容后再操作。")
+        return error_response(
+            409, TITLES[409], "您提交前，这条记录已被他人修改。请查看最新内容后再操作。"
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

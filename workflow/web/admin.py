@@ -2,9 +2,9 @@
 
 from flask import Blueprint, redirect, request, url_for
 
+from .. import queries
 from ..commands import accounts, orgs
 from ..errors import DomainError
-from .. import queries
 from . import allow, current_actor, render
 from .forms import ImportOrgForm, UnitForm, UserForm
 

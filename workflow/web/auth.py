@@ -14,7 +14,12 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect a fresh login to another host."""
-    if target and urlparse(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and urlparse(target).netloc == ""
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return url_for("main.home")
 

@@ -2,7 +2,15 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..authz import ROLES
@@ -41,3 +49,17 @@ class UserForm(FlaskForm):
 
 class ReasonForm(FlaskForm):
     reason = TextAreaField("原因", validators=[DataRequired(REQUIRED), Length(max=500)])
+
+
+class OpinionForm(FlaskForm):
+    decision = RadioField("意见", choices=[("agree", "同意"), ("return", "退回修改")], default="agree",
+                          validate_choice=False)  # fmt: skip
+    text = TextAreaField("意见内容", render_kw={"data-maxchars": 1000, "rows": 4})
+    signer = StringField("签字人")
+    signed_on = StringField("日期", render_kw={"type": "date"})
+    version = HiddenField()
+
+
+class PaperCopyForm(FlaskForm):
+    level = SelectField("对应的意见", choices=[], validate_choice=False)
+    file = FileField("签字盖章的纸质版扫描件（PDF/JPG/PNG，不超过 10 MB）")

@@ -1,0 +1,72 @@
+"""Stage windows in the campaign's time zone, extensions per unit, and the late policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from . import db
+from .errors import DomainError
+
+LOCAL_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def parse_local(text: str, tz: str = "Asia/Shanghai") -> datetime:
+    """'2025-06-16 18:00' in the campaign's zone -> an aware datetime."""
+    try:
+        naive = datetime.strptime(text.strip(), LOCAL_FORMAT)
+    except (ValueError, AttributeError):
+        raise DomainError(f"时间格式应为“年-月-日 时:分”，例如 2025-06-16 18:00：{text}") from None
+    return naive.replace(tzinfo=ZoneInfo(tz))
+
+
+def show(moment: datetime, tz: str = "Asia/Shanghai") -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y年%m月%d日 %H:%M")
+
+
+def show_utc_text(text: str, tz: str = "Asia/Shanghai") -> str:
+    """An occurred_at string (UTC, ...Z) shown in the campaign's zone."""
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return show(moment, tz)
+
+
+def stage(config: dict, code: str) -> dict | None:
+    return next((s for s in config["stages"] if s["code"] == code), None)
+
+
+@dataclass
+class Window:
+    opens: datetime
+    due: datetime
+    extended: bool
+
+    def late(self, now: datetime) -> bool:
+        return now > self.due
+
+
+def window(config: dict, code: str, unit: str) -> Window:
+    s = stage(config, code)
+    tz = config["timezone"]
+    row = db.fetchone(
+        "SELECT due FROM campaign_extension WHERE slug = ? AND unit = ? AND stage = ?",
+        (config["slug"], unit, code),
+    )
+    due = parse_local(row[0] if row else s["due"], tz)
+    return Window(parse_local(s["opens"], tz), due, row is not None)
+
+
+def check_window(config: dict, code: str, unit: str, now: datetime, action: str) -> bool:
+    """Raise when the stage is not open (or closed under a 'refuse' policy); return `late`."""
+    w = window(config, code, unit)
+    tz = config["timezone"]
+    name = stage(config, code)["name"]
+    if now < w.opens:
+        raise DomainError(f"“{name}”阶段尚未开始（{show(w.opens, tz)} 开始），暂不能{action}。")
+    if w.late(now):
+        if config.get("late_policy") == "refuse":
+            raise DomainError(
+                f"“{name}”阶段已于 {show(w.due, tz)} 截止，不能再{action}。如需延期，请联系组织部。"
+            )
+        return True
+    return False

@@ -1,0 +1,50 @@
+"""Project states and the moves between them. Commands consult `require_state` so an illegal
+move gets a message naming the state and what is allowed from it."""
+
+from __future__ import annotations
+
+from .errors import DomainError
+
+STATES = {
+    "draft": "草稿",
+    "submitted": "已提交（待单位意见）",
+    "under_review": "组织部审核中",
+    "returned": "退回修改",
+    "approved": "已立项",
+    "rejected": "未立项",
+    "cultivating": "培育创建中",
+    "midterm_scored": "中期评估已评分",
+    "final_submitted": "已提交总结报告",
+    "final_scored": "评估认定已评分",
+    "proposed": "公示中",
+    "certified": "认定为优秀",
+    "passed": "验收通过",
+    "not_passed": "验收未通过",
+}
+
+# action -> (label, states it may start from)
+MOVES = {
+    "submit": ("提交申报", {"draft", "returned"}),
+    "opinion": ("填写单位意见", {"submitted"}),
+    "paper_copy": (
+        "上传纸质版扫描件",
+        {"submitted", "under_review", "returned", "approved", "cultivating"},
+    ),
+}
+
+
+def label(state: str) -> str:
+    return STATES.get(state, state)
+
+
+def allowed_actions(state: str) -> list[str]:
+    return [MOVES[a][0] for a in MOVES if state in MOVES[a][1]]
+
+
+def require_state(action: str, state: str) -> None:
+    name, sources = MOVES[action]
+    if state not in sources:
+        allowed = "、".join(allowed_actions(state)) or "无"
+        raise DomainError(
+            f"项目当前状态为“{label(state)}”，不能{name}。此状态下可以进行的操作：{allowed}。"
+        )
