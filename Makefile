@@ -31,7 +31,7 @@ sysdeps:
 
 run: install sysdeps
 	$(BIN)/flask --app app init-db
-	$(BIN)/flask --app app seed-demo --if-empty
+	$(BIN)/flask --app app seed-demo --if-empty --through submitted
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
 test: install sysdeps
