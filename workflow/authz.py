@@ -39,6 +39,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "project.view": {ORGANIZER, AUDITOR, APPLICANT, APPROVER, REVIEWER},
     "project.apply": {APPLICANT},
     "project.opinion": {APPROVER},
+    "review.act": {ORGANIZER},
+    "comment.post": {ORGANIZER, REVIEWER, APPLICANT, APPROVER},
+    "inbox.view": set(ROLES),
+    "reminders.send": {ORGANIZER},
 }
 
 

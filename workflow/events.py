@@ -222,3 +222,35 @@ declare(
     {"level": str, "revision": int, "file": FILE_REF},
     label="上传签章纸质版扫描件",
 )
+
+# Review and argumentation (审核论证), on the project stream.
+declare("ReviewReturned", {"revision": int, "reason": str}, label="组织部退回修改")
+declare("ProjectApproved", {"revision": int, "note": str}, label="审核通过（立项）")
+declare("ProjectRejected", {"revision": int, "reason": str}, label="不予立项")
+
+# Threaded comments (stream "comments:<project id>"). target: {"kind": "project"|"revision"|
+# "field"|"evidence"|"score", "revision": int|None, "field": str|None, "ref": str|None}
+declare(
+    "CommentPosted",
+    {
+        "comment_id": str,
+        "parent_id": OPT_STR,
+        "project": str,
+        "revision": int,
+        "target": dict,
+        "visibility": str,  # "internal" (organizer and reviewers) or "unit"
+        "body": str,
+        "mentions": list,
+    },
+    label="发表评论",
+)
+declare("CommentEdited", {"comment_id": str, "body": str, "mentions": list}, label="修改评论")
+declare("CommentResolved", {"comment_id": str}, label="标记评论已解决")
+declare("CommentReopened", {"comment_id": str}, label="重新打开评论")
+
+# Reminders (campaign stream): a unit was reminded of a due or overdue item.
+declare(
+    "ReminderSent",
+    {"unit": str, "stage": str, "kind": str, "due": str, "note": str},
+    label="发送提醒",
+)

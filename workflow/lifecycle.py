@@ -30,6 +30,22 @@ MOVES = {
         "上传纸质版扫描件",
         {"submitted", "under_review", "returned", "approved", "cultivating"},
     ),
+    "review": ("审核（退回修改、立项或不予立项）", {"under_review"}),
+    "comment": (
+        "发表评论",
+        {
+            "submitted",
+            "under_review",
+            "returned",
+            "approved",
+            "rejected",
+            "cultivating",
+            "midterm_scored",
+            "final_submitted",
+            "final_scored",
+            "proposed",
+        },
+    ),  # fmt: skip
 }
 
 

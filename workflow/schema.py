@@ -68,8 +68,10 @@ SIDE_TABLES = [
 
 
 def create_all() -> None:
+    from . import visits
+
     with db.database.atomic():
-        for sql in [EVENT_TABLE, *EVENT_INDEXES, *SIDE_TABLES]:
+        for sql in [EVENT_TABLE, *EVENT_INDEXES, *SIDE_TABLES, visits.TABLE]:
             db.database.execute_sql(sql)
         for p in projections.REGISTRY:
             for sql in [*p.tables.values(), *p.indexes]:

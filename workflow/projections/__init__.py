@@ -95,5 +95,13 @@ def snapshot() -> dict[str, list[tuple]]:
     return out
 
 
-# Importing the modules registers them, in dependency order.
-from . import accounts, campaigns, orgs, projects  # noqa: E402,F401
+# Importing the modules registers them. Order matters: a projection may read the tables of
+# those registered before it (inbox reads projects and comments), never of those after.
+# isort: off
+from . import orgs  # noqa: E402,F401
+from . import accounts  # noqa: E402,F401
+from . import campaigns  # noqa: E402,F401
+from . import projects  # noqa: E402,F401
+from . import comments  # noqa: E402,F401
+from . import inbox  # noqa: E402,F401
+# isort: on

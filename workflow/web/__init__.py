@@ -83,9 +83,22 @@ TITLES = {
 
 
 def register(app: Flask) -> None:
-    from . import admin, audit, auth, campaigns, main, projects
+    from . import (
+        admin,
+        audit,
+        auth,
+        campaign_settings,
+        campaigns,
+        comments,
+        inbox,
+        main,
+        projects,
+        review,
+    )
 
-    for bp in (main.bp, auth.bp, admin.bp, audit.bp, campaigns.bp, projects.bp):
+    blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
+                  comments, inbox)  # fmt: skip
+    for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 
     from app import login_manager

@@ -1,0 +1,37 @@
+"""When each user last looked at each project: what "new since your last visit" is measured
+against. Kept outside the log (reading is not history)."""
+
+from __future__ import annotations
+
+from . import db, log
+
+TABLE = """CREATE TABLE IF NOT EXISTS project_visit (
+    username TEXT NOT NULL,
+    project TEXT NOT NULL,
+    seen_position BIGINT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (username, project))"""
+
+
+def last_seen(username: str, project: str) -> int:
+    """The log position the user had seen on their previous visit (0: never visited)."""
+    row = db.fetchone(
+        "SELECT seen_position FROM project_visit WHERE username = ? AND project = ?",
+        (username, project),
+    )
+    return row[0] if row else 0
+
+
+def record(username: str, project: str) -> int:
+    """Mark the project seen up to the current head; returns the position seen before."""
+    before = last_seen(username, project)
+    position, _ = log.head()
+    with db.database.atomic():
+        db.execute(
+            "DELETE FROM project_visit WHERE username = ? AND project = ?", (username, project)
+        )
+        db.execute(
+            "INSERT INTO project_visit (username, project, seen_position, at) VALUES (?, ?, ?, ?)",
+            (username, project, position, log.format_time(None)),
+        )
+    return before
