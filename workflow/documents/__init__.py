@@ -1,0 +1,1 @@
+"""PDF documents: the CJK font, the application form and other printable outputs."""
