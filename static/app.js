@@ -35,6 +35,16 @@
     if (message && !form.hasAttribute("hx-post") && !window.confirm(message)) evt.preventDefault();
   });
 
+  // After a campaign edit is saved the server reports (HX-Trigger "campaign-version") the
+  // stream's version before and after. Other edit forms still open on the version before saw
+  // the same state, so they move to the new one; a form older than that stays stale (409).
+  document.addEventListener("campaign-version", function (evt) {
+    var d = evt.detail || {};
+    document.querySelectorAll('input[name="version"][data-stream]').forEach(function (el) {
+      if (el.dataset.stream === d.stream && el.value === String(d.from)) el.value = String(d.to);
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { bindCounters(document); });
   document.addEventListener("htmx:load", function (evt) { bindCounters(evt.detail.elt); });
 })();
