@@ -46,6 +46,14 @@ projects = register(
                 signed_on TEXT NOT NULL,
                 actor TEXT NOT NULL,
                 at TEXT NOT NULL)""",
+            "review_decision": """CREATE TABLE IF NOT EXISTS review_decision (
+                position BIGINT PRIMARY KEY,
+                project TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                text TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                at TEXT NOT NULL)""",
             "paper_copy": """CREATE TABLE IF NOT EXISTS paper_copy (
                 position BIGINT PRIMARY KEY,
                 project TEXT NOT NULL,
@@ -133,3 +141,26 @@ def paper_copy(e):
         (e.position, project_id(e), p["revision"], p["level"], f["sha256"], f["name"],
          f["mime"], f["size"], e.actor, e.occurred_at),
     )  # fmt: skip
+
+
+REVIEW_STATES = {
+    "ReviewReturned": ("return", "returned"),
+    "ProjectApproved": ("approve", "approved"),
+    "ProjectRejected": ("reject", "rejected"),
+}
+
+
+@projects.on(*REVIEW_STATES)
+def reviewed(e):
+    action, state = REVIEW_STATES[e.type]
+    pid, text = project_id(e), e.payload.get("reason", e.payload.get("note", ""))
+    db.execute(
+        "INSERT INTO review_decision (position, project, revision, action, text, actor, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (e.position, pid, e.payload["revision"], action, text, e.actor, e.occurred_at),
+    )
+    db.execute(
+        "UPDATE project SET state = ?, returned_reason = ?, updated_at = ?, position = ? "
+        "WHERE id = ?",
+        (state, text if action == "return" else None, e.occurred_at, e.position, pid),
+    )
