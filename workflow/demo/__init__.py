@@ -16,6 +16,7 @@ from ..commands import accounts, applications, campaigns, orgs
 from ..commands.accounts import get_account
 from ..deadlines import parse_local
 from .content import BRANDS, fields_for
+from .review import drive_approved
 from .units import MINBEI, NCUT, PEOPLE, STAFF
 
 TREES = {"ncut-info-2023": NCUT, "minbei-2025": MINBEI}
@@ -110,6 +111,15 @@ def _version(pid):
     return log.stream_version(applications.stream(pid))
 
 
+def discussion(pid, clock):
+    """A thread on the returned application, when the comments module is available."""
+    try:
+        from .threads import discuss
+    except ImportError:
+        return clock
+    return discuss(pid, clock)
+
+
 def seed(slugs: list[str], password: str, through: str | None = None, echo=print) -> None:
     if through and through not in THROUGH:
         raise ValueError(f"--through 只能是：{', '.join(THROUGH)}")
@@ -122,5 +132,9 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
         if through:
             moved = drive_submitted(slug)
             echo(f"{slug}: {moved} 个项目已提交申报")
-            if THROUGH.index(through) > 0:
-                echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 submitted")
+        if through and THROUGH.index(through) >= THROUGH.index("approved"):
+            counts = drive_approved(slug, discuss=discussion)
+            echo(f"{slug}: 审核论证完成：立项 {counts['approved']} 个，"
+                 f"退回后重新提交 {counts['returned_and_resubmitted']} 个，不予立项 {counts['rejected']} 个")  # fmt: skip
+        if through and THROUGH.index(through) > THROUGH.index("approved"):
+            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 approved")
