@@ -54,6 +54,34 @@ NCUT_RUBRIC = {
     ],
 }  # fmt: skip
 
+# Notice 001 scores the mid-term "参照《基层党支部达标创星标准及评分规则》中品牌建设": the brand-building
+# part of such rules, using every way real rules score (the organizer edits or imports the real one).
+MINBEI_RUBRIC = {
+    "version": 1,
+    "criteria": [
+        {"code": "P1", "name": "品牌设计", "max": 20, "mode": "range", "children": [
+            {"code": "P1.1", "name": "品牌名称与标识", "max": 10, "mode": "range",
+             "guidance": "名称简短有力、内涵鲜明，有统一标识。", "evidence": "申报表、品牌标识"},
+            {"code": "P1.2", "name": "品牌定位", "max": 10, "mode": "levels",
+             "levels": [["好", 10], ["较好", 8], ["一般", 5], ["差", 0]],
+             "guidance": "紧扣中心工作和师生需求。", "evidence": "创建方案"},
+        ]},
+        {"code": "P2", "name": "组织生活规范", "max": 10, "mode": "deduction", "per": 0.5,
+         "guidance": "“三会一课”、主题党日按要求开展，缺一次扣0.5分，扣完为止。", "evidence": "会议记录"},
+        {"code": "P3", "name": "宣传报道", "max": 10, "mode": "count", "per": 0.5,
+         "guidance": "在学院及以上平台刊发品牌宣传报道，每篇0.5分，最高10分。", "evidence": "新闻链接、截图"},
+        {"code": "P4", "name": "载体与活动", "max": 30, "mode": "range",
+         "guidance": "知行合一载体，活动吸引力、感染力强。", "evidence": "活动记录、照片"},
+        {"code": "P5", "name": "创建成效", "max": 30, "mode": "levels",
+         "levels": [["好", 30], ["较好", 24], ["一般", 15], ["差", 5]],
+         "guidance": "党员参与度、覆盖面、示范带动作用。", "evidence": "成果报告、师生评价"},
+        {"code": "B1", "name": "获得上级表彰或经验推广", "max": 5, "mode": "bonus",
+         "guidance": "获校级及以上表彰、经验被上级推广的加分。", "evidence": "表彰文件"},
+        {"code": "V1", "name": "发生违纪违规问题", "mode": "veto", "effect": "fail",
+         "guidance": "支部党员发生严重违纪违规问题的，一票否决。", "evidence": "纪检通报"},
+    ],
+}  # fmt: skip
+
 NCUT_2023 = {
     "slug": "ncut-info-2023",
     "title": "信息学院2023年度“一支部一特色”品牌创建",
@@ -148,7 +176,7 @@ MINBEI_2025 = {
         "report_max_chars": 3000,
         "photo_min_pixels": 0,
     },
-    "rubric": NCUT_RUBRIC,
+    "rubric": MINBEI_RUBRIC,
     "aggregation": {"method": "trimmed_mean", "trim_from": 5},
     "grades": [["优秀", 90], ["良好", 80], ["合格", 60], ["不合格", 0]],
     "quotas": {"dept_brand": 2, "branch_feature": 7},
