@@ -122,6 +122,8 @@ class Browser:
         return response
 
     def _remember_token(self, response):
+        if not response.mimetype.startswith("text/"):
+            return  # a PDF, a scan, a CSV download: no token to find
         match = CSRF_RE.search(response.get_data(as_text=True))
         if match:
             self.token = match.group(1) or match.group(2)

@@ -1,5 +1,8 @@
 """Login, throttling, CSRF and the per-role route table, through HTTP."""
 
+import hashlib
+import uuid
+
 import pytest
 
 from workflow import db, log
@@ -33,13 +36,50 @@ ROUTES = {
     ("POST", "/campaigns/<slug>/extensions"): {"org"},
     ("GET", "/campaigns/<slug>/new-round"): {"org"},
     ("POST", "/campaigns/<slug>/new-round"): {"org"},
+    # campaigns and the application stage (project: minbei-2025.mb-jd.dept_brand, see below)
+    ("GET", "/campaigns"): ALL,
+    ("GET", "/campaigns/<slug>"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("GET", "/campaigns/<slug>/overview"): {"org", "auditor"},
+    ("GET", "/campaigns/<slug>/overview.csv"): {"org", "auditor"},
+    ("GET", "/campaigns/<slug>/apply/<category>"): {"a-ncut-cs-t"},
+    ("POST", "/campaigns/<slug>/apply/<category>"): {"a-ncut-cs-t"},
+    ("POST", "/campaigns/<slug>/apply/<category>/draft"): {"a-ncut-cs-t"},
+    ("GET", "/projects/<pid>"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/application.pdf"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/files/<sha256>"): {"org", "auditor", "s-mb-jd"},
+    ("POST", "/projects/<pid>/opinion"): {"s-mb-jd"},
+    ("POST", "/projects/<pid>/paper-copy"): {"s-mb-jd"},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
-SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name"}
+SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",
+               "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest()}  # fmt: skip
+# The applicant in ALL applies in the other campaign.
+SAMPLE_URLS = {
+    "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"
+}
+
+
+def seed_project(app):
+    """mb-jd's 一系一品牌 submitted inside its window, with a scan of the paper copy."""
+    from workflow.commands import applications
+    from workflow.commands.accounts import get_account
+    from workflow.deadlines import parse_local
+
+    applicant, when = get_account("a-mb-jd"), parse_local("2025-06-10 10:00")
+    values = {"lead_name": "林国栋", "lead_title": "党总支书记", "lead_phone": "0599-8000000",
+              "brand_name": "匠心铸魂·机电先锋", "intro": "简介", "plan_approach": "思路",
+              "plan_goals": "目标", "plan_annual": "年度目标", "plan_measures": "举措"}  # fmt: skip
+    pid = SAMPLE_ARGS["<pid>"]
+    applications.submit(applicant, "minbei-2025", "dept_brand", values, str(uuid.uuid4()), when)
+    applications.attach_paper_copy(applicant, pid, "general_branch", SCAN, "scan.pdf",
+                                   app.config["UPLOAD_DIR"], now=when)  # fmt: skip
 
 
 def concrete(path):
+    for prefix, value in SAMPLE_URLS.items():
+        path = path.replace(prefix, value)
     for name, value in SAMPLE_ARGS.items():
         path = path.replace(name, value)
     return path
@@ -64,7 +104,9 @@ def test_every_route_is_in_the_matrix_and_declares_access(demo):
 
 
 @pytest.mark.parametrize("method,path", sorted(ROUTES))
-def test_role_matrix(as_user, method, path):
+def test_role_matrix(demo, as_user, method, path):
+    if "<pid>" in path:
+        seed_project(demo)
     url = concrete(path)
     for username in sorted(ALL):
         b = as_user(username)

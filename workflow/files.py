@@ -13,7 +13,7 @@ import re
 import tempfile
 import unicodedata
 
-from .errors import DomainError
+from .errors import DomainError, NotFound
 
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
@@ -111,4 +111,4 @@ def read(upload_dir: str, sha256: str) -> bytes:
         with open(path_for(upload_dir, sha256), "rb") as fh:
             return fh.read()
     except FileNotFoundError:
-        raise DomainError("文件不存在。") from None
+        raise NotFound("文件不存在。") from None

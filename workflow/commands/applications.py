@@ -145,13 +145,16 @@ def submit(actor: Actor, slug: str, category: str, values: dict, submission_id: 
     `submission_id` comes from the form, so a double-clicked submit appends once.
     """
     require(actor, "project.apply")
-    stored = log.find(submission_id)
-    if stored is not None:
-        return stored
     now = now or datetime.now(UTC)
     config = campaigns.get(slug)
     unit = check_category(config, actor.unit, category)
     pid = project_id(slug, unit["code"], category)
+    stored = log.find(submission_id)
+    if stored is not None:
+        if stored.type != "ApplicationSubmitted" or stored.stream != stream(pid):
+            # Not this form's earlier click: an id that names someone else's event.
+            raise DomainError("本次提交的编号无效，请重新提交。", "submission_id")
+        return stored
     project = get_project(pid)
     lifecycle.require_state("submit", project["state"] if project else "draft")
     fields = clean_fields(config["form"], values)
@@ -213,30 +216,37 @@ def record_opinion(actor: Actor, pid, decision, text, signer, signed_on, version
     return log.append(stream(pid), version, [event], actor.username, now)[0]
 
 
+def opinion_steps(project: dict) -> list[dict]:
+    """The opinions this project's unit needs in its campaign (level and unit, in order)."""
+    config = campaigns.get(project["campaign"])
+    unit = get_unit(project["unit"])
+    return approvals_for(config, {"code": unit[0], "level": unit[2], "parent": unit[4]})
+
+
+def may_attach_paper_copy(actor: Actor, project: dict) -> bool:
+    """The unit's applicant, or a secretary whose unit signs an opinion on this project."""
+    if actor.has("applicant") and actor.unit == project["unit"]:
+        return True
+    units = {project["unit"], *(s["unit"] for s in opinion_steps(project))}
+    return actor.has("approver") and actor.unit in units
+
+
+def require_paper_copy_rights(actor: Actor, project: dict) -> None:
+    if not may_attach_paper_copy(actor, project):
+        raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以上传纸质版扫描件。")
+
+
 def attach_paper_copy(actor: Actor, pid, level, data: bytes, name: str, upload_dir, now=None):
     """Keep the scan of the signed and stamped paper form beside the opinion it carries."""
     project = get_project(pid)
     if project is None:
         raise NotFound("项目不存在。")
-    if level not in OPINION_LEVELS:
-        raise DomainError("请选择扫描件对应的意见。")
-    opinion_unit = _opinion_unit(pid, level)
-    may = (actor.has("applicant") and actor.unit == project["unit"]) or (
-        actor.has("approver") and actor.unit in (project["unit"], opinion_unit)
-    )
-    if not may:
-        raise Forbidden("只有本单位的申报人或书记可以上传纸质版扫描件。")
+    require_paper_copy_rights(actor, project)
+    if level not in {s["level"] for s in opinion_steps(project)}:
+        raise DomainError("请选择扫描件对应的意见。", "level")
     lifecycle.require_state("paper_copy", project["state"])
     ref = files.store(upload_dir, data, name)
     event = NewEvent(
         "PaperCopyUploaded", {"level": level, "revision": project["revision"], "file": ref}
     )
     return log.append(stream(pid), log.stream_version(stream(pid)), [event], actor.username, now)[0]
-
-
-def _opinion_unit(pid: str, level: str) -> str | None:
-    row = db.fetchone(
-        "SELECT unit FROM unit_opinion WHERE project = ? AND level = ? ORDER BY position DESC LIMIT 1",
-        (pid, level),
-    )
-    return row[0] if row else None

@@ -6,17 +6,27 @@ from __future__ import annotations
 import json
 import uuid
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
-from .. import authz, db, lifecycle
+from .. import authz, db, lifecycle, log
 from ..campaign_templates import CATEGORIES
 from ..commands import applications, campaigns
 from ..commands.applications import DECISIONS, OPINION_LEVELS, FormErrors
 from ..deadlines import show as show_time
 from ..deadlines import show_utc_text, window
 from ..errors import DomainError, Forbidden, NotFound
+from ..log import ConcurrencyError
 from . import allow, current_actor, render
 from .forms import OpinionForm, PaperCopyForm
 
@@ -86,9 +96,16 @@ def apply(slug, category):
             getattr(form, key).errors = [message]
         return _apply_page(config, category, form, project, error=exc.message, status=400)
     except DomainError as exc:
-        if isinstance(exc, Forbidden):
+        if isinstance(exc, (Forbidden, NotFound)):
             raise
+        if exc.field == "submission_id":
+            form.submission_id.data = str(uuid.uuid4())
         return _apply_page(config, category, form, project, error=exc.message, status=400)
+    except ConcurrencyError:
+        # Someone else of the unit submitted meanwhile: show what is there now.
+        project = applications.get_project(pid)
+        return _apply_page(config, category, form, project, status=409,
+                           error="您提交前，本单位的申报已由他人提交或修改，请查看最新状态。")  # fmt: skip
     target = url_for("projects.show", pid=pid)
     if request.headers.get("HX-Request"):
         return Response(status=204, headers={"HX-Redirect": target})
@@ -97,10 +114,13 @@ def apply(slug, category):
 
 def _apply_page(config, category, form, project, error=None, status=200):
     apply_window = window(config, "apply", current_actor().unit)
+    # A project that is not back with the unit cannot be submitted again: say so, no form.
+    closed = project is not None and project["state"] not in lifecycle.MOVES["submit"][1]
     return render("projects/apply.html", "projects/apply.html", config=config,
                   category=category, category_name=CATEGORIES[category]["name"], form=form,
                   project=project, error=error, due=show_time(apply_window.due, config["timezone"]),
-                  extended=apply_window.extended, fields=config["form"]), status  # fmt: skip
+                  extended=apply_window.extended, fields=config["form"], closed=closed,
+                  state_label=lifecycle.label(project["state"]) if project else None), status  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/apply/<category>/draft")
@@ -186,26 +206,32 @@ def next_action(actor, project, unit_names) -> str:
     return lifecycle.label(state)
 
 
-@bp.get("/projects/<pid>")
-@allow("project.view")
-def show(pid):
-    """A project: its state, the next action spelled out, the content, opinions and scans."""
-    project = load_project(pid)
+def page_context(project: dict, opinion_form=None, error=None) -> dict:
+    """Everything the project page shows, for the current user."""
     context = project_context(project)
     actor = current_actor()
     context["next_action"] = next_action(actor, project, context["unit_names"])
     step = project["pending_approvals"][0] if project["state"] == "submitted" else None
     context["my_turn"] = bool(step and actor.has("approver") and actor.unit == step["unit"])
-    context["opinion_form"] = OpinionForm(version=_version(pid))
+    context["step"] = step
+    context["opinion_form"] = opinion_form or OpinionForm(version=_version(project["id"]))
+    context["may_upload"] = applications.may_attach_paper_copy(actor, project)
     context["copy_form"] = PaperCopyForm()
-    context["copy_form"].level.choices = [(k, v) for k, v in OPINION_LEVELS.items()
-                                          if k in context["config"]["approval_chain"]]  # fmt: skip
-    return render("projects/show.html", "projects/show.html", **context)
+    levels = [s["level"] for s in applications.opinion_steps(project)]
+    context["copy_form"].level.choices = [(k, OPINION_LEVELS[k]) for k in levels]
+    context["error"] = error
+    return context
+
+
+@bp.get("/projects/<pid>")
+@allow("project.view")
+def show(pid):
+    """A project: its state, the next action spelled out, the content, opinions and scans."""
+    project = load_project(pid)
+    return render("projects/show.html", "projects/show.html", **page_context(project))
 
 
 def _version(pid: str) -> int:
-    from .. import log
-
     return log.stream_version(applications.stream(pid))
 
 
@@ -230,6 +256,8 @@ def opinion(pid):
         if isinstance(exc, (Forbidden, NotFound)):
             raise
         return _opinion_fragment(project, form, exc.message), 400
+    except ConcurrencyError:
+        return _conflict_page(pid, form)
     target = url_for("projects.show", pid=pid)
     if request.headers.get("HX-Request"):
         return Response(status=204, headers={"HX-Redirect": target})
@@ -237,19 +265,23 @@ def opinion(pid):
 
 
 def _opinion_fragment(project, form, error):
-    return render("projects/show.html", "projects/opinion_form.html", project=project,
-                  opinion_form=form, error=error,
-                  step=project["pending_approvals"][0] if project["pending_approvals"] else None,
-                  OPINION_LEVELS=OPINION_LEVELS, **_minimal(project))  # fmt: skip
+    context = page_context(project, opinion_form=form, error=error)
+    context["my_turn"] = True  # the full page (no htmx) shows the message inside the form
+    return render("projects/show.html", "projects/opinion_form.html", **context)
 
 
-def _minimal(project):
-    context = project_context(project)
-    context.pop("project")
-    context["next_action"] = next_action(current_actor(), project, context["unit_names"])
-    context["my_turn"] = True
-    context["copy_form"] = PaperCopyForm()
-    return context
+def _conflict_page(pid, form):
+    """The project changed since the page was read: show the new state, keep what was typed,
+    and let the form carry the new version."""
+    project = applications.get_project(pid)
+    form.version.data = str(_version(pid))
+    message = ("您提交前，这份申报已有新的变化（见本页最新内容），意见未保存。"
+               "请核对后再次提交；您填写的内容已保留。")  # fmt: skip
+    body = render_template("projects/show.html", **page_context(project, form, message))
+    headers = {}
+    if request.headers.get("HX-Request"):
+        headers = {"HX-Retarget": "#project", "HX-Reswap": "outerHTML", "HX-Reselect": "#project"}
+    return Response(body, status=409, headers=headers)
 
 
 @bp.post("/projects/<pid>/paper-copy")
@@ -257,6 +289,7 @@ def _minimal(project):
 def paper_copy(pid):
     """Upload the scan of the signed and stamped paper form (PDF/JPEG/PNG, checked by content)."""
     project = load_project(pid)
+    applications.require_paper_copy_rights(current_actor(), project)
     form = PaperCopyForm()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
