@@ -118,8 +118,12 @@ def append(
             projections.apply_all(written)
             return written
     except peewee.IntegrityError as exc:
-        # The unique (stream, version) key is the backstop behind the version check.
-        raise ConcurrencyError(stream, expected_version) from exc
+        # The unique (stream, version) key is the backstop behind the version check. Any other
+        # integrity error (a projection's own key) is a bug to surface, not "changed meanwhile".
+        actual = stream_version(stream)
+        if actual == expected_version:
+            raise
+        raise ConcurrencyError(stream, expected_version, actual) from exc
 
 
 def _already_stored(event_ids: list[str]) -> list[Event] | None:
