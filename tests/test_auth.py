@@ -13,6 +13,12 @@ from workflow import db, log
 ALL = {"admin", "org", "auditor", "reviewer1", "a-ncut-cs-t", "s-mb-jd"}
 ROUTES = {
     ("GET", "/"): ALL,
+    # inbox and reminders (POST /inbox/read without a position answers 400)
+    ("GET", "/inbox"): ALL,
+    ("GET", "/inbox/count"): ALL,
+    ("POST", "/inbox/read"): ALL,
+    ("POST", "/inbox/read-all"): ALL,
+    ("POST", "/campaigns/<slug>/remind-overdue"): {"org"},
     ("GET", "/admin/org"): {"admin", "org", "auditor"},
     ("GET", "/admin/users"): {"admin", "org", "auditor"},
     ("GET", "/audit/integrity"): {"admin", "org", "auditor"},

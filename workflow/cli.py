@@ -171,3 +171,32 @@ def register_cli(app: Flask) -> None:
             except DomainError as exc:
                 _fail(exc.message)
         click.echo(f"已恢复 {manifest['events']} 条事件，投影已重建")
+
+    @app.cli.command("send-reminders")
+    @click.option("--campaign", "slug", default=None, help="只处理该创建活动（默认全部）")
+    @click.option(
+        "--now", "now_text", default=None, help="按该时刻计算（活动时区，如 2025-06-13 09:00）"
+    )
+    def send_reminders(slug, now_text):
+        """Remind units of items due soon or overdue (run from cron; idempotent)."""
+        from .commands.reminders import send_reminders as send
+        from .deadlines import parse_local
+
+        with db.database.connection_context():
+            try:
+                now = parse_local(now_text) if now_text else None
+                sent = send(SYSTEM, now, slug)
+            except DomainError as exc:
+                _fail(exc.message)
+        click.echo(f"已发送 {len(sent)} 条提醒")
+
+    @app.cli.command("send-mail")
+    def send_mail():
+        """E-mail unread inbox notifications when MAIL_SERVER is configured (run from cron)."""
+        from .mail import send_pending
+
+        with db.database.connection_context():
+            result = send_pending(current_app)
+        click.echo(result.summary())
+        if result.failed:
+            sys.exit(1)

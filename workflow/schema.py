@@ -64,6 +64,27 @@ SIDE_TABLES = [
         username TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (campaign, unit, category))""",
+    # Inbox read state (workflow/inbox.py): reading is not history. Keyed by event position,
+    # so it survives a rebuild of the notification projection.
+    """CREATE TABLE IF NOT EXISTS inbox_read_upto (
+        username TEXT PRIMARY KEY,
+        position BIGINT NOT NULL,
+        at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS inbox_read (
+        username TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (username, position))""",
+    # Every e-mail the inbox sent or tried to send (workflow/mail.py).
+    """CREATE TABLE IF NOT EXISTS mail_log (
+        position BIGINT NOT NULL,
+        recipient TEXT NOT NULL,
+        address TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT NOT NULL,
+        at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS mail_log_key ON mail_log (position, recipient)",
 ]
 
 

@@ -35,3 +35,18 @@ def record(username: str, project: str) -> int:
             (username, project, position, log.format_time(None)),
         )
     return before
+
+
+def changed_since_visit(username: str, internal: bool = False) -> set[str]:
+    """Ids of the projects that changed since this user last opened them (or never opened):
+    a project event, or a comment the user may read (`internal`: internal comments too)."""
+    seen = "COALESCE(v.seen_position, 0)"
+    audience = "" if internal else " AND c.visibility = 'unit'"
+    rows = db.fetchall(
+        "SELECT p.id FROM project p LEFT JOIN project_visit v "
+        f"ON v.project = p.id AND v.username = ? WHERE p.position > {seen} "
+        f"OR EXISTS (SELECT 1 FROM inbox_comment c WHERE c.project = p.id "
+        f"AND c.position > {seen}{audience})",
+        (username,),
+    )
+    return {r[0] for r in rows}
