@@ -55,12 +55,21 @@ ROUTES = {
     ("GET", "/projects/<pid>/files/<sha256>"): {"org", "auditor", "s-mb-jd"},
     ("POST", "/projects/<pid>/opinion"): {"s-mb-jd"},
     ("POST", "/projects/<pid>/paper-copy"): {"s-mb-jd"},
+    # comments (<cid>: a unit-visible comment by org, see seed_comment)
+    ("GET", "/projects/<pid>/comments"): {"org", "auditor", "s-mb-jd"},
+    ("POST", "/projects/<pid>/comments"): {"org", "s-mb-jd"},
+    ("GET", "/projects/<pid>/comments/<cid>/edit"): {"org"},
+    ("POST", "/projects/<pid>/comments/<cid>/edit"): {"org"},
+    ("GET", "/projects/<pid>/comments/<cid>/history"): {"org", "auditor", "s-mb-jd"},
+    ("POST", "/projects/<pid>/comments/<cid>/resolve"): {"org"},
+    ("POST", "/projects/<pid>/comments/<cid>/reopen"): {"org"},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
 SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",
-               "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest()}  # fmt: skip
+               "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest(),
+               "<cid>": "5a0c0c5e-0000-4000-8000-00000000c1d0"}  # fmt: skip
 # The applicant in ALL applies in the other campaign.
 SAMPLE_URLS = {
     "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"
@@ -81,6 +90,15 @@ def seed_project(app):
     applications.submit(applicant, "minbei-2025", "dept_brand", values, str(uuid.uuid4()), when)
     applications.attach_paper_copy(applicant, pid, "general_branch", SCAN, "scan.pdf",
                                    app.config["UPLOAD_DIR"], now=when)  # fmt: skip
+
+
+def seed_comment():
+    """A unit-visible comment by the organizer on the sample project."""
+    from workflow.commands import comments
+    from workflow.commands.accounts import get_account
+
+    comments.post(get_account("org"), SAMPLE_ARGS["<pid>"], "请补充材料", visibility="unit",
+                  confirmed=True, comment_id=SAMPLE_ARGS["<cid>"])  # fmt: skip
 
 
 def concrete(path):
@@ -113,6 +131,8 @@ def test_every_route_is_in_the_matrix_and_declares_access(demo):
 def test_role_matrix(demo, as_user, method, path):
     if "<pid>" in path:
         seed_project(demo)
+    if "<cid>" in path:
+        seed_comment()
     url = concrete(path)
     for username in sorted(ALL):
         b = as_user(username)
