@@ -45,6 +45,61 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { bindCounters(document); });
-  document.addEventListener("htmx:load", function (evt) { bindCounters(evt.detail.elt); });
+  // Photo uploads: <input type=file data-captions="ID"> gets one caption field per chosen
+  // file inside #ID (name "captions", in the files' order); the shared caption stays as the
+  // default for any left empty.
+  function bindCaptions(root) {
+    root.querySelectorAll("input[type=file][data-captions]").forEach(function (input) {
+      if (input.dataset.captionsBound) return;
+      input.dataset.captionsBound = "1";
+      input.addEventListener("change", function () {
+        var box = document.getElementById(input.dataset.captions);
+        if (!box) return;
+        box.textContent = "";
+        Array.from(input.files || []).forEach(function (file, i) {
+          var id = input.dataset.captions + "-" + i;
+          var label = document.createElement("label");
+          label.htmlFor = id;
+          label.textContent = "“" + file.name + "”的注释";
+          var field = document.createElement("input");
+          field.type = "text";
+          field.name = "captions";
+          field.id = id;
+          field.maxLength = 100;
+          box.appendChild(label);
+          box.appendChild(field);
+        });
+      });
+    });
+  }
+
+  // Upload progress: htmx reports the request's upload progress on the form that sent it;
+  // a <progress data-upload-progress> inside that form shows it.
+  function progressBar(evt) {
+    var form = evt.target && evt.target.closest ? evt.target.closest("form") : null;
+    return form ? form.querySelector("progress[data-upload-progress]") : null;
+  }
+  document.addEventListener("htmx:xhr:loadstart", function (evt) {
+    var bar = progressBar(evt);
+    if (bar) { bar.value = 0; bar.hidden = false; }
+  });
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var bar = progressBar(evt);
+    if (bar && evt.detail.lengthComputable && evt.detail.total) {
+      bar.value = Math.round((evt.detail.loaded / evt.detail.total) * 100);
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var bar = progressBar(evt);
+    if (bar) bar.hidden = true;
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    bindCounters(document);
+    bindCaptions(document);
+  });
+  document.addEventListener("htmx:load", function (evt) {
+    bindCounters(evt.detail.elt);
+    bindCaptions(evt.detail.elt);
+  });
 })();

@@ -254,3 +254,86 @@ declare(
     {"unit": str, "stage": str, "kind": str, "due": str, "note": str},
     label="发送提醒",
 )
+
+# --- Cultivation (培育创建): evidence, funding, deferrals ------------------------------------
+# Evidence lives on its own stream "evidence:<project id>" so that adding a photo never makes a
+# reviewer's or scorer's page on the project stream stale. The first evidence on an approved
+# project also appends CultivationStarted to the project stream (same transaction): the
+# project's state moves to `cultivating` by an explicit event. `late` is decided by the command
+# from the evidence stage's window (per-unit extensions included).
+declare(
+    "CultivationStarted",
+    {"revision": int, "trigger": str},  # trigger: the evidence kind that started it
+    label="进入培育创建",
+)
+declare(
+    "NewsArticleAdded",
+    {
+        "news_id": str,
+        "title": str,
+        "url": str,
+        "platform": str,
+        "level": str,  # a campaign_templates.NEWS_LEVELS code
+        "published_on": str,  # ISO date
+        "screenshot": (dict, type(None)),  # {"file": FILE_REF, "thumb": FILE_REF} or None
+        "late": bool,
+    },
+    label="登记宣传报道",
+)
+declare(
+    "ActivityRecorded",
+    {
+        "activity_id": str,
+        "kind": str,
+        "title": str,
+        "held_on": str,
+        "place": str,
+        "participants": int,
+        "summary": str,
+        "late": bool,
+    },
+    label="登记活动记录",
+)
+declare(
+    "PhotoAdded",
+    {
+        "photo_id": str,
+        "activity": OPT_STR,  # the activity it belongs to, if any
+        "caption": str,
+        "file": FILE_REF,  # the processed image (EXIF stripped, orientation applied)
+        "thumb": FILE_REF,
+        "width": int,
+        "height": int,
+        "late": bool,
+    },
+    label="上传照片",
+)
+declare("PhotoCaptionChanged", {"photo_id": str, "caption": str}, label="修改照片注释")
+declare(
+    "EvidenceWithdrawn",
+    {"kind": str, "item_id": str, "reason": str},  # kind: news, activity, photo, expense
+    label="撤回培育材料",
+)
+declare("BudgetSet", {"amount": str, "note": str}, label="核定项目经费预算")
+declare(
+    "ExpenseRecorded",
+    {
+        "expense_id": str,
+        "spent_on": str,
+        "item": str,
+        "amount": str,  # Decimal text with two places, e.g. "1200.50"
+        "receipt": (dict, type(None)),  # FILE_REF or None
+    },
+    label="填报经费支出",
+)
+declare(
+    "DeferralRequested",
+    {"request_id": str, "stage": str, "due": str, "reason": str},  # due: local "YYYY-MM-DD HH:MM"
+    label="申请延期",
+)
+declare(
+    "DeferralGranted",
+    {"request_id": str, "stage": str, "due": str, "note": str},
+    label="批准延期",
+)
+declare("DeferralRefused", {"request_id": str, "reason": str}, label="不予延期")

@@ -93,8 +93,9 @@ def store(upload_dir: str, data: bytes, name: str, **kwargs) -> dict:
     target = path_for(upload_dir, ref["sha256"])
     if os.path.exists(target):
         return ref
-    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = None
     try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -102,6 +103,8 @@ def store(upload_dir: str, data: bytes, name: str, **kwargs) -> dict:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)  # a half-written file must not stay behind on a full disk
         raise DomainError("服务器存储空间不足或不可写，文件未保存，请联系管理员。") from exc
     return ref
 

@@ -46,6 +46,16 @@ MOVES = {
             "proposed",
         },
     ),  # fmt: skip
+    # Cultivation (培育创建): evidence, funding and deferrals (workflow/commands/evidence.py).
+    "evidence": (
+        "提交培育创建材料（宣传报道、活动记录、照片）",
+        {"approved", "cultivating", "midterm_scored"},
+    ),
+    "funding": (
+        "填报或核定经费",
+        {"approved", "cultivating", "midterm_scored", "final_submitted", "final_scored"},
+    ),
+    "deferral": ("申请或审批延期", {"approved", "cultivating", "midterm_scored"}),
 }
 
 

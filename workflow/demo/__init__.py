@@ -136,5 +136,11 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
             counts = drive_approved(slug, discuss=discussion)
             echo(f"{slug}: 审核论证完成：立项 {counts['approved']} 个，"
                  f"退回后重新提交 {counts['returned_and_resubmitted']} 个，不予立项 {counts['rejected']} 个")  # fmt: skip
-        if through and THROUGH.index(through) > THROUGH.index("approved"):
-            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 approved")
+        if through and THROUGH.index(through) >= THROUGH.index("cultivating"):
+            from .cultivation import drive_cultivating
+
+            c = drive_cultivating(slug)
+            echo(f"{slug}: 培育创建：{c['projects']} 个项目登记宣传报道 {c['news']} 篇、"
+                 f"活动 {c['activities']} 次、照片 {c['photos']} 张，延期申请 {c['deferrals']} 份")  # fmt: skip
+        if through and THROUGH.index(through) > THROUGH.index("cultivating"):
+            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 cultivating")

@@ -90,6 +90,7 @@ def register(app: Flask) -> None:
         campaign_settings,
         campaigns,
         comments,
+        evidence,
         inbox,
         main,
         projects,
@@ -97,7 +98,7 @@ def register(app: Flask) -> None:
     )
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
-                  comments, inbox)  # fmt: skip
+                  comments, inbox, evidence)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 

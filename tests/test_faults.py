@@ -1,0 +1,255 @@
+"""Faults: the server killed (SIGKILL) in the middle of a burst of writes, and a full disk.
+
+- gunicorn (2 workers) serves a seeded database while threads post new org units and
+  autosave drafts as fast as they can; the whole process group is killed with SIGKILL mid-burst.
+  After a restart the log verifies, a rebuild reproduces the projections exactly, every write
+  the server acknowledged is there, and the site takes writes again. SQLite and PostgreSQL
+  (only the app server is killed: the shared PostgreSQL server is never restarted here).
+- A full upload disk (ENOSPC when creating the directory, writing or renaming) gives the user a
+  clear Chinese message, appends nothing and leaves no half-written file behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+from urllib.request import HTTPCookieProcessor, Request, build_opener
+
+import pytest
+
+from workflow import db, log, projections
+
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+PASSWORD = "demo12345"
+TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+class Session:
+    """A browser-like HTTP session: cookies, and the CSRF token of the last page."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
+        self.token = None
+
+    def _open(self, request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=15) as response:
+                status, body = response.status, response.read().decode("utf-8", "replace")
+        except HTTPError as exc:
+            status, body = exc.code, exc.read().decode("utf-8", "replace")
+        match = TOKEN_RE.search(body)
+        if match:
+            self.token = match.group(1) or match.group(2)
+        return status, body
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._open(self.base + path)
+
+    def post(self, path: str, fields: dict, htmx: bool = False) -> tuple[int, str]:
+        data = urlencode({**fields, "csrf_token": self.token or ""}).encode()
+        headers = {"HX-Request": "true"} if htmx else {}
+        return self._open(Request(self.base + path, data=data, headers=headers))
+
+    def login(self, username: str) -> None:
+        self.get("/login")
+        status, body = self.post("/login", {"username": username, "password": PASSWORD})
+        assert status == 200 and 'class="who"' in body, body[:500]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:create_app()"],
+            cwd=ROOT, env=env, stdout=log_file, stderr=log_file, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if Session(base).get("/healthz")[0] == 200:
+                return process, base
+        except (URLError, ConnectionError, TimeoutError):
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
+
+
+@pytest.fixture
+def served(database_url, tmp_path):
+    """A seeded database (through submission) and the environment to serve it."""
+    from app import create_app
+    from workflow import demo as demo_data
+
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": database_url, "BRANDFLOW_INSTANCE": str(tmp_path / "instance"),
+        "UPLOAD_DIR": str(tmp_path / "uploads"), "SECRET_KEY": "faults",
+        "CHECKPOINT_KEY_FILE": str(tmp_path / "keys" / "checkpoint.key"),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "DEMO_PASSWORD": PASSWORD,
+    })  # fmt: skip
+    create_app({"INSTANCE_PATH": env["BRANDFLOW_INSTANCE"], "DATABASE_URL": database_url,
+                "SECRET_KEY": "faults", "PASSWORD_HASH_METHOD": env["PASSWORD_HASH_METHOD"]})  # fmt: skip
+    with db.database.connection_context():
+        demo_data.seed(list(demo_data.TREES), PASSWORD, through="submitted", echo=lambda *_: None)
+    processes = []
+    yield env, processes
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _create_units(base, prefix, acked, stop, errors):
+    """Post new branches until the server dies; record each one it confirmed."""
+    session = Session(base)
+    try:
+        session.login("org")
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            code = f"{prefix}-{i}"
+            status, body = session.post(
+                "/admin/org/units",
+                {"code": code, "name": f"压力测试第{i}党支部", "level": "branch", "kind": "staff",
+                 "parent": "ncut-info"},
+                htmx=True,
+            )  # fmt: skip
+            if status == 200 and "已添加" in body:
+                acked.append(code)
+            elif status != 200:
+                errors.append((code, status, body[:300]))
+    except (URLError, ConnectionError, TimeoutError, OSError):
+        return  # the server was killed under us
+
+
+def _autosave(base, stop, counter):
+    session = Session(base)
+    try:
+        session.login("a-ncut-cs-t")
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            session.post("/campaigns/ncut-info-2023/apply/branch_feature/draft",
+                         {"brand_name": f"草稿{i}", "intro": "自动保存" * 50}, htmx=True)  # fmt: skip
+            counter.append(i)
+    except (URLError, ConnectionError, TimeoutError, OSError):
+        return
+
+
+def test_sigkill_during_a_write_burst_loses_nothing_acknowledged(served, tmp_path):
+    env, processes = served
+    server_log = tmp_path / "gunicorn.log"
+    process, base = start_gunicorn(env, server_log)
+    processes.append(process)
+
+    acked, errors, drafts, stop = [], [], [], threading.Event()
+    threads = [threading.Thread(target=_create_units, args=(base, f"kill-{t}", acked, stop, errors))
+               for t in range(6)]  # fmt: skip
+    threads += [threading.Thread(target=_autosave, args=(base, stop, drafts)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # master and workers, mid-request
+    process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(acked) >= 30, f"the burst did not get going: {errors[:3]}"
+    assert not errors, errors[:3]
+    assert drafts, "the autosave threads never got through"
+
+    # Restart: the site answers and takes writes again.
+    process, base = start_gunicorn(env, server_log)
+    processes.append(process)
+    session = Session(base)
+    session.login("org")
+    status, body = session.post("/admin/org/units", {"code": "after-restart", "name": "重启后新建党支部",
+                                "level": "branch", "kind": "staff", "parent": "ncut-info"}, htmx=True)  # fmt: skip
+    assert status == 200 and "已添加" in body, body[:500]
+
+    db.bind(env["DATABASE_URL"])
+    with db.database.connection_context():
+        result = log.verify()
+        assert result.ok, result.summary()
+        stored = {
+            row[0]
+            for row in db.fetchall("SELECT code FROM org_unit WHERE code LIKE ?", ("kill-%",))
+        }
+        assert set(acked) <= stored, "an acknowledged write was lost"
+        created = db.fetchone(
+            "SELECT COUNT(*) FROM event WHERE type = 'OrgUnitCreated' AND stream LIKE ?",
+            ("unit:kill-%",),
+        )[0]
+        assert created == len(stored)
+        before = projections.snapshot()
+        projections.rebuild()
+        assert projections.snapshot() == before
+    assert "Traceback" not in server_log.read_text(errors="replace")
+
+
+# --- a full disk ---------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("failing", ["makedirs", "fsync", "replace"])
+def test_a_full_upload_disk_gives_a_clear_message(as_user, app, monkeypatch, failing):
+    from workflow import demo as demo_data
+    from workflow import files
+
+    demo_data.seed(list(demo_data.TREES), PASSWORD, through="submitted", echo=lambda *_: None)
+    pid = "ncut-info-2023.ncut-cs-t.branch_feature"
+    applicant = as_user("a-ncut-cs-t")
+    applicant.get(f"/projects/{pid}")
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    head = log.head()
+
+    with monkeypatch.context() as m:
+        m.setattr(files.os, failing, _enospc)
+        response = applicant.post(f"/projects/{pid}/paper-copy",
+                                  {"level": "branch", "file": (io.BytesIO(PDF), "扫描件.pdf")},
+                                  content_type="multipart/form-data")  # fmt: skip
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "服务器存储空间不足或不可写，文件未保存" in page
+    assert log.head() == head, "nothing may be appended when the file was not stored"
+    leftovers = [p for p in upload_dir.rglob("*") if p.is_file()] if upload_dir.exists() else []
+    assert leftovers == [], leftovers
+
+    # With space again, the same upload goes through and the file is where its hash says.
+    response = applicant.post(f"/projects/{pid}/paper-copy",
+                              {"level": "branch", "file": (io.BytesIO(PDF), "扫描件.pdf")},
+                              content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 302
+    stored = [p for p in upload_dir.rglob("*") if p.is_file()]
+    assert len(stored) == 1 and stored[0].read_bytes() == PDF
