@@ -101,6 +101,15 @@ def create_app(config: dict | None = None) -> Flask:
         db.database.connect(reuse_if_open=True)
         g.nonce = None
 
+    @app.before_request
+    def _refuse_nul():
+        """No field has a use for NUL, and PostgreSQL cannot store it in text (a 500 there)."""
+        if any("\x00" in v for source in (request.args, request.form)
+               for values in source.listvalues() for v in values):  # fmt: skip
+            from workflow.errors import DomainError
+
+            raise DomainError("输入内容包含不允许的控制字符（NUL），请删除后重试。")
+
     @app.teardown_request
     def _close(exc):
         if not db.database.is_closed():

@@ -78,13 +78,47 @@ ROUTES = {
     ("GET", "/projects/<pid>/comments/<cid>/history"): {"org", "auditor", "s-mb-jd"},
     ("POST", "/projects/<pid>/comments/<cid>/resolve"): {"org"},
     ("POST", "/projects/<pid>/comments/<cid>/reopen"): {"org"},
+    # scoring and certification (the sample project is not in a round: reviewer1 is not on its
+    # panel, so the reviewer's own routes answer 403 to everyone here; tests/test_scoring.py)
+    ("GET", "/campaigns/<slug>/rubric"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("GET", "/campaigns/<slug>/rubric.<fmt>"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("GET", "/campaigns/<slug>/rubric/<criterion>/edit"): {"org"},
+    ("POST", "/campaigns/<slug>/rubric/<criterion>"): {"org"},
+    ("POST", "/campaigns/<slug>/rubric/<criterion>/delete"): {"org"},
+    ("POST", "/campaigns/<slug>/rubric/add"): {"org"},
+    ("POST", "/campaigns/<slug>/rubric/import"): {"org"},
+    ("GET", "/campaigns/<slug>/scoring"): {"org", "auditor"},
+    ("GET", "/campaigns/<slug>/scoring/<round_>"): {"org", "auditor"},
+    ("GET", "/campaigns/<slug>/scoring/<round_>/scores.<fmt>"): {"org", "auditor"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/open"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/close"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/assign"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/unassign"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/assign-csv"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/<round_>/auto"): {"org"},
+    ("POST", "/campaigns/<slug>/scoring/conflicts"): {"org"},
+    ("GET", "/scoring"): {"reviewer1"},
+    ("GET", "/projects/<pid>/scoring"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/scoring/<round_>"): {"org", "auditor"},
+    ("POST", "/projects/<pid>/scoring/<round_>/total"): set(),
+    ("POST", "/projects/<pid>/scoring/<round_>/draft"): set(),
+    ("POST", "/projects/<pid>/scoring/<round_>/submit"): set(),
+    ("POST", "/projects/<pid>/conflict"): set(),
+    ("GET", "/campaigns/<slug>/certification"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("POST", "/campaigns/<slug>/certification/propose"): {"org"},
+    ("POST", "/campaigns/<slug>/certification/publicity"): {"org"},
+    ("POST", "/campaigns/<slug>/certification/objections"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("POST", "/campaigns/<slug>/certification/objections/answer"): {"org"},
+    ("POST", "/campaigns/<slug>/certification/finalise"): {"org"},
+    ("POST", "/projects/<pid>/revoke"): {"org"},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
 SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",
                "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest(),
-               "<cid>": "5a0c0c5e-0000-4000-8000-00000000c1d0"}  # fmt: skip
+               "<cid>": "5a0c0c5e-0000-4000-8000-00000000c1d0",
+               "<criterion>": "P4", "<round_>": "midterm", "<fmt>": "csv"}  # fmt: skip
 # The applicant in ALL applies in the other campaign.
 SAMPLE_URLS = {
     "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"

@@ -43,6 +43,13 @@ PERMISSIONS: dict[str, set[str]] = {
     "comment.post": {ORGANIZER, REVIEWER, APPLICANT, APPROVER},
     "inbox.view": set(ROLES),
     "reminders.send": {ORGANIZER},
+    # Scoring and certification (workflow/commands/scoring.py, certification.py).
+    "rubric.manage": {ORGANIZER},
+    "scoring.manage": {ORGANIZER},
+    "scoring.view": {ORGANIZER, AUDITOR},
+    "scoring.score": {REVIEWER},
+    "certify.manage": {ORGANIZER},
+    "objection.lodge": set(ROLES),
 }
 
 
@@ -93,6 +100,27 @@ def in_scope(actor: Actor, unit_code: str) -> bool:
     if actor.has(APPROVER) and actor.unit in (code, parent):
         return True
     return actor.unit == code
+
+
+def is_assigned(username: str, project_id: str) -> bool:
+    """Is this reviewer on the project's panel in some round (and not excluded)?"""
+    return (
+        db.fetchone(
+            "SELECT 1 FROM panel_assignment WHERE project = ? AND reviewer = ? AND active = 1",
+            (project_id, username),
+        )
+        is not None
+    )
+
+
+def may_view_project(actor: Actor, project: dict) -> bool:
+    """Unit scope as `in_scope`; a reviewer also sees the projects assigned to them, and a
+    reviewer with no other role sees exactly those."""
+    if actor.has(REVIEWER) and is_assigned(actor.username, project["id"]):
+        return True
+    if actor.roles <= {REVIEWER}:
+        return False
+    return in_scope(actor, project["unit"])
 
 
 def require_scope(actor: Actor, unit_code: str) -> None:

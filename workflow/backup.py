@@ -17,7 +17,14 @@ from . import db, log, projections
 from .errors import DomainError
 
 # Tables outside the log that a restore needs; modules that add such tables append here.
-SIDE_TABLES = ["credential", "application_draft", "inbox_read_upto", "inbox_read", "mail_log"]
+SIDE_TABLES = [
+    "credential",
+    "application_draft",
+    "inbox_read_upto",
+    "inbox_read",
+    "mail_log",
+    "score_draft",
+]
 MANIFEST = "manifest.json"
 
 

@@ -337,3 +337,89 @@ declare(
     label="批准延期",
 )
 declare("DeferralRefused", {"request_id": str, "reason": str}, label="不予延期")
+
+# --- Scoring (中期评估 / 评估认定) and certification (公示, 认定) ----------------------------
+# The rubric is versioned on the campaign stream; every change carries the whole new rubric.
+declare(
+    "RubricChanged",
+    {"version": int, "rubric": dict, "reason": str, "source": str},  # source: edit, csv, json
+    label="修改评分细则",
+)
+# Rounds, panels and conflicts on "panel:<campaign>" (one stream per campaign: two organizers
+# acting at once conflict); round is "midterm" or "final".
+declare("ScoringRoundOpened", {"round": str, "late": bool, "note": str}, label="开启评分轮次")
+declare(
+    "ScoringRoundClosed",
+    {"round": str, "scored": list, "unscored": list},  # project ids
+    label="结束评分轮次",
+)
+declare(
+    "ReviewerAssigned",
+    {"round": str, "project": str, "reviewer": str, "source": str},  # manual, csv, auto
+    label="分配评审专家",
+)
+declare(
+    "ReviewerUnassigned",
+    {"round": str, "project": str, "reviewer": str, "reason": str},
+    label="取消评审分配",
+)
+declare(
+    "ConflictDeclared",
+    {"project": str, "reviewer": str, "reason": str},  # by the reviewer, or recorded by the organizer
+    label="登记利益冲突（回避）",
+)
+# One reviewer's score on one project in one round: stream "score:<project>:<round>:<reviewer>";
+# a later event on the same stream is a revision. It names the project revision and rubric
+# version it was made on; `inputs` and `comments` are keyed by criterion code.
+declare(
+    "ScoreSubmitted",
+    {
+        "project": str,
+        "round": str,
+        "reviewer": str,
+        "revision": int,
+        "rubric_version": int,
+        "inputs": dict,
+        "comments": dict,
+        "total": str,  # Decimal text
+        "base": str,
+        "bonus": str,
+        "failed": bool,
+        "vetoed": list,
+    },
+    label="提交评分",
+)
+# On the project stream: the round's result moves the state (midterm_scored / final_scored).
+declare(
+    "ProjectScored",
+    {"round": str, "score": OPT_STR, "reviewers": int, "grade": str},
+    label="评分结果确定",
+)
+# Certification on "certification:<campaign>": proposals (outcome: excellent, passed,
+# not_passed), the 公示 period with its objections, and the conclusion.
+declare(
+    "OutcomeProposed",
+    {"project": str, "outcome": str, "score": OPT_STR, "rank": (int, type(None)), "note": str},
+    label="提出认定建议",
+)
+declare("ProposalWithdrawn", {"project": str, "reason": str}, label="撤回认定建议")
+declare(
+    "PublicityStarted",
+    {"publicity": int, "starts": str, "ends": str, "projects": dict},  # local times; pid -> outcome
+    label="开始公示",
+)
+declare(
+    "ObjectionLodged",
+    {"objection_id": str, "publicity": int, "project": OPT_STR, "text": str, "on_behalf_of": str},
+    label="提出异议",
+)
+declare(
+    "ObjectionAnswered",
+    {"objection_id": str, "verification": str, "answer": str, "upheld": bool},
+    label="核实并答复异议",
+)
+declare("PublicityConcluded", {"publicity": int, "outcomes": dict}, label="公示结束，认定结果")
+# On the project stream: entering 公示, the final outcome, and a revocation (frees the place).
+declare("ProjectPublicized", {"publicity": int, "ends": str}, label="进入公示")
+declare("OutcomeFinalised", {"outcome": str, "publicity": int}, label="认定结果确定")
+declare("CertificationRevoked", {"reason": str, "outcome": str}, label="撤销认定")

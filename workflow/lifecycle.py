@@ -56,6 +56,17 @@ MOVES = {
         {"approved", "cultivating", "midterm_scored", "final_submitted", "final_scored"},
     ),
     "deferral": ("申请或审批延期", {"approved", "cultivating", "midterm_scored"}),
+    # Scoring and certification (workflow/commands/scoring.py, certification.py). Final
+    # scoring also accepts projects without a final report yet, so the round can be run.
+    "score_midterm": ("中期评估评分", {"approved", "cultivating"}),
+    "score_final": (
+        "评估认定评分",
+        {"approved", "cultivating", "midterm_scored", "final_submitted"},
+    ),
+    "propose": ("提出认定建议", {"final_scored", "passed"}),
+    "publicize": ("进入公示", {"final_scored", "passed"}),
+    "finalise": ("公示期满确定认定结果", {"proposed"}),
+    "revoke": ("撤销认定", {"certified"}),
 }
 
 

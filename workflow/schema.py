@@ -85,6 +85,17 @@ SIDE_TABLES = [
         error TEXT NOT NULL,
         at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS mail_log_key ON mail_log (position, recipient)",
+    # A reviewer's unfinished score (workflow/commands/scoring.py): scratch work, like
+    # application drafts; submitting logs the full score.
+    """CREATE TABLE IF NOT EXISTS score_draft (
+        project TEXT NOT NULL,
+        round TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        rubric_version INTEGER NOT NULL,
+        inputs TEXT NOT NULL,
+        comments TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (project, round, reviewer))""",
 ]
 
 

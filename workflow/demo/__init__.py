@@ -17,6 +17,7 @@ from ..commands.accounts import get_account
 from ..deadlines import parse_local
 from .content import BRANDS, fields_for
 from .review import drive_approved
+from .scoring import seed_reviewers
 from .units import MINBEI, NCUT, PEOPLE, STAFF
 
 TREES = {"ncut-info-2023": NCUT, "minbei-2025": MINBEI}
@@ -127,6 +128,7 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
         tree = TREES[slug]
         units = seed_orgs(tree)
         users = seed_accounts(tree, password)
+        users += seed_reviewers(tree, password)
         made = seed_campaign(slug)
         echo(f"{slug}: {units} 个组织、{users} 个账号已创建" + ("，创建活动已建立" if made else ""))
         if through:
@@ -142,5 +144,14 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
             c = drive_cultivating(slug)
             echo(f"{slug}: 培育创建：{c['projects']} 个项目登记宣传报道 {c['news']} 篇、"
                  f"活动 {c['activities']} 次、照片 {c['photos']} 张，延期申请 {c['deferrals']} 份")  # fmt: skip
-        if through and THROUGH.index(through) > THROUGH.index("cultivating"):
-            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 cultivating")
+        if through and THROUGH.index(through) >= THROUGH.index("midterm"):
+            from .scoring import drive_certified, drive_final, drive_midterm
+
+            for stage, drive in (("midterm", drive_midterm), ("final", drive_final),
+                                 ("certified", drive_certified)):  # fmt: skip
+                if THROUGH.index(through) >= THROUGH.index(stage):
+                    done = drive(slug)
+                    echo(f"{slug}: {stage}: " + ("本活动没有该阶段，跳过" if done is None else
+                         "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
+        if through and THROUGH.index(through) > THROUGH.index("certified"):
+            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 certified")

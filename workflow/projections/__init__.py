@@ -103,6 +103,7 @@ from . import accounts  # noqa: E402,F401
 from . import campaigns  # noqa: E402,F401
 from . import projects  # noqa: E402,F401
 from . import evidence  # noqa: E402,F401
+from . import scoring  # noqa: E402,F401
 from . import comments  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
 # isort: on

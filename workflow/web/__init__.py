@@ -89,16 +89,18 @@ def register(app: Flask) -> None:
         auth,
         campaign_settings,
         campaigns,
+        certification,
         comments,
         evidence,
         inbox,
         main,
         projects,
         review,
+        scoring,
     )
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
-                  comments, inbox, evidence)  # fmt: skip
+                  comments, inbox, evidence, scoring, certification)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 

@@ -52,8 +52,8 @@ def load_project(pid: str) -> dict:
     if project is None:
         raise NotFound("项目不存在。")
     actor = current_actor()
-    if not authz.in_scope(actor, project["unit"]):
-        raise Forbidden("您只能查看本单位的项目。")
+    if not authz.may_view_project(actor, project):
+        raise Forbidden("您只能查看本单位的项目（评审专家只能查看分配给自己的项目）。")
     return project
 
 

@@ -109,8 +109,8 @@ def bulk():
     except DomainError as exc:
         if exc.status != 400:
             raise
-        return render("review/index.html", "review/error.html", message=exc.message), 400
-    return render("review/index.html", "review/bulk_result.html", plan=plan, done=confirmed,
+        return render("review/bulk_page.html", "review/error.html", message=exc.message), 400
+    return render("review/bulk_page.html", "review/bulk_result.html", plan=plan, done=confirmed,
                   action=action, text=text, STATES=lifecycle.STATES,
                   action_label=review.ACTIONS[action][1])  # fmt: skip
 
