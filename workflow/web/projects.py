@@ -53,7 +53,7 @@ def load_project(pid: str) -> dict:
         raise NotFound("项目不存在。")
     actor = current_actor()
     if not authz.may_view_project(actor, project):
-        raise Forbidden("您只能查看本单位的项目（评审专家只能查看分配给自己的项目）。")
+        raise Forbidden("您只能查看本单位的项目。")
     return project
 
 
