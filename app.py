@@ -51,6 +51,12 @@ def default_config(instance_path: str) -> dict:
             "CHECKPOINT_KEY_FILE", os.path.join(instance_path, "checkpoint.key")
         ),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo12345"),
+        # BRANDFLOW_CREATE_SCHEMA=0: the tables exist (made by `init-db` as the owner role) and the
+        # app runs as a role that may only read and append (see deploy/postgresql-roles.sql).
+        "CREATE_SCHEMA": os.environ.get("BRANDFLOW_CREATE_SCHEMA", "1") != "0",
+        # Behind nginx: how many proxies to trust for X-Forwarded-For/-Proto (login throttling is
+        # per client address, which would otherwise be the proxy's for everyone).
+        "PROXIES": int(os.environ.get("BRANDFLOW_PROXIES", "0")),
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
@@ -82,9 +88,15 @@ def create_app(config: dict | None = None) -> Flask:
     accounts.HASH_METHOD = app.config["PASSWORD_HASH_METHOD"]
 
     db.bind(app.config["DATABASE_URL"])
-    with db.database.connection_context():
-        schema.create_all()
+    if app.config["CREATE_SCHEMA"]:  # off where the app's database role may not run DDL
+        with db.database.connection_context():
+            schema.create_all()
 
+    if app.config["PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=lambda: app.config["BABEL_DEFAULT_LOCALE"])
     htmx.init_app(app)
