@@ -22,8 +22,19 @@ ROUTES = {
     ("GET", "/admin/org"): {"admin", "org", "auditor"},
     ("GET", "/admin/users"): {"admin", "org", "auditor"},
     ("GET", "/audit/integrity"): {"admin", "org", "auditor"},
-    ("POST", "/audit/integrity/verify"): {"admin", "org", "auditor"},
+    ("GET", "/audit/integrity/verify"): {"admin", "org", "auditor"},
     ("POST", "/audit/integrity/checkpoint"): {"admin", "org"},
+    # the auditor's desk (tests/test_trail.py, test_timetravel.py, test_bundle.py)
+    ("GET", "/audit/integrity/jobs/<job_id>"): {"admin", "org", "auditor"},
+    ("GET", "/audit"): {"admin", "org", "auditor", "a-ncut-cs-t", "s-mb-jd"},
+    ("GET", "/audit/<kind>/<ref>/trail"): {"admin", "org", "auditor", "s-mb-jd"},
+    ("GET", "/audit/<kind>/<ref>/trail.csv"): {"admin", "org", "auditor"},
+    ("GET", "/audit/<kind>/<ref>/report.pdf"): {"admin", "org", "auditor"},
+    ("GET", "/audit/<kind>/<ref>/bundle.zip"): {"admin", "org", "auditor"},
+    ("GET", "/audit/events/<position>"): {"admin", "org", "auditor"},
+    ("GET", "/audit/events/<position>/payload"): {"admin", "org", "auditor"},
+    ("GET", "/audit/projects/<pid>/as-of"): {"admin", "org", "auditor"},
+    ("GET", "/audit/campaigns/<slug>/as-of"): {"admin", "org", "auditor"},
     ("POST", "/admin/org/units"): {"admin", "org"},
     ("POST", "/admin/org/import"): {"admin", "org"},
     ("POST", "/admin/users"): {"admin", "org"},
@@ -118,7 +129,8 @@ SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF
 SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",
                "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest(),
                "<cid>": "5a0c0c5e-0000-4000-8000-00000000c1d0",
-               "<criterion>": "P4", "<round_>": "midterm", "<fmt>": "csv"}  # fmt: skip
+               "<criterion>": "P4", "<round_>": "midterm", "<fmt>": "csv",
+               "<kind>": "units", "<ref>": "mb-jd", "<position>": "1", "<job_id>": "0"}  # fmt: skip
 # The applicant in ALL applies in the other campaign.
 SAMPLE_URLS = {
     "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"

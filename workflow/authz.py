@@ -50,6 +50,11 @@ PERMISSIONS: dict[str, set[str]] = {
     "scoring.score": {REVIEWER},
     "certify.manage": {ORGANIZER},
     "objection.lodge": set(ROLES),
+    # Audit trails: the full trail (internal comments, audit reads, time travel) and exports;
+    # unit members read their own unit's trail without what is internal (workflow/trail.py).
+    "audit.trail": {ORGANIZER, AUDITOR, ADMIN},
+    "audit.export": {ORGANIZER, AUDITOR, ADMIN},
+    "trail.view": {ORGANIZER, AUDITOR, ADMIN, APPLICANT, APPROVER},
 }
 
 

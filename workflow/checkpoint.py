@@ -84,3 +84,65 @@ def read(path: str, key: bytes) -> dict:
     if not hmac.compare_digest(_signature(key, body), str(signature)):
         raise CheckpointError("检查点签名无效：文件被伪造或密钥不符")
     return cp
+
+
+# --- The checkpoint directory: the integrity page, `flask checkpoint` (cron), certification ----
+
+
+def directory(app=None) -> str:
+    """Where signed checkpoints are kept: CHECKPOINT_DIR, else instance/checkpoints."""
+    from flask import current_app
+
+    app = app or current_app
+    return app.config.get("CHECKPOINT_DIR") or os.path.join(app.instance_path, "checkpoints")
+
+
+def write_now(actor: str, app=None) -> dict:
+    """Sign the current head into the checkpoint directory and log it. Called by the integrity
+    page, by `flask checkpoint` without -o (the daily cron job) and at each certification
+    (call it after the certification's events are appended, outside their transaction)."""
+    from flask import current_app
+
+    app = app or current_app
+    key = load_key(app.config["CHECKPOINT_KEY_FILE"])
+    folder = directory(app)
+    os.makedirs(folder, exist_ok=True)
+    position, _ = log.head()
+    path = os.path.join(folder, f"checkpoint-{position:09d}.json")
+    suffix = 1
+    while os.path.exists(path):
+        suffix += 1
+        path = os.path.join(folder, f"checkpoint-{position:09d}-{suffix}.json")
+    return write(path, key, actor)
+
+
+def recent(folder: str, key: bytes, limit: int = 5) -> list[dict]:
+    """The newest checkpoint files (by position), each with whether its signature holds and
+    whether the log still extends it (the event at its position has its hash)."""
+    found = []
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                cp, valid, error = read(path, key), True, ""
+            except CheckpointError as exc:
+                cp, valid, error = _loose(path), False, str(exc)
+            found.append({"file": name, "cp": cp, "valid": valid, "error": error})
+    found.sort(key=lambda c: (c["cp"].get("position") or 0, c["file"]), reverse=True)
+    out = found[:limit]
+    for c in out:
+        position, hash_ = c["cp"].get("position"), c["cp"].get("hash")
+        event = log.get(position) if isinstance(position, int) else None
+        c["extended"] = bool(c["valid"] and event is not None and event.hash == hash_)
+    return out
+
+
+def _loose(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}

@@ -102,6 +102,18 @@ def register_cli(app: Flask) -> None:
     @click.option("-o", "output", required=True, type=click.Path(dir_okay=False))
     def export_pdf(kind, slug, pid, output):
         """Write a PDF document (Chinese text embedded with the CJK font)."""
+        if kind == "audit":  # the audit trail report of the campaign (or of one project)
+            from .documents.audit_report import export
+
+            with db.database.connection_context():
+                try:
+                    data = export(slug, pid)
+                except DomainError as exc:
+                    _fail(exc.message)
+            with open(output, "wb") as fh:
+                fh.write(data)
+            click.echo(f"已写入 {output}")
+            return
         if kind != "application":
             _fail(f"{kind}: 该文档尚未提供。")
         from .documents.application import render_application
@@ -135,12 +147,17 @@ def register_cli(app: Flask) -> None:
             sys.exit(1)
 
     @app.cli.command("checkpoint")
-    @click.option("-o", "output", required=True, type=click.Path(dir_okay=False))
+    @click.option("-o", "output", default=None, type=click.Path(dir_okay=False),
+                  help="默认写入检查点目录（完整性页面列出），供每日定时任务使用")  # fmt: skip
     def write_checkpoint(output):
         """Write the head position and hash, signed with CHECKPOINT_KEY_FILE."""
         key = checkpoint.load_key(current_app.config["CHECKPOINT_KEY_FILE"])
         with db.database.connection_context():
-            cp = checkpoint.write(output, key, SYSTEM.username)
+            if output is None:
+                cp = checkpoint.write_now(SYSTEM.username)
+                output = checkpoint.directory()
+            else:
+                cp = checkpoint.write(output, key, SYSTEM.username)
         click.echo(f"checkpoint {cp['position']} {cp['hash']} -> {output}")
 
     @app.cli.command("rebuild-projections")

@@ -7,6 +7,8 @@ the accounts share a connection and therefore a transaction.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
 import peewee
@@ -51,8 +53,29 @@ def bind(url: str) -> peewee.Database:
     return db
 
 
+# A thread may read (and write) another database for a while: time travel replays the log into
+# a scratch in-memory SQLite database and reads the projections from it with the usual queries.
+_local = threading.local()
+
+
+@contextmanager
+def reading_from(other: peewee.Database):
+    """Send this thread's `execute`/`fetch*` to `other` until the block ends."""
+    previous = getattr(_local, "db", None)
+    _local.db = other
+    try:
+        yield other
+    finally:
+        _local.db = previous
+
+
+def current() -> peewee.Database:
+    """The database this thread's queries go to: the shared one, unless `reading_from`."""
+    return getattr(_local, "db", None) or database.obj
+
+
 def is_postgres() -> bool:
-    return isinstance(database.obj, peewee.PostgresqlDatabase)
+    return isinstance(current(), peewee.PostgresqlDatabase)
 
 
 def writer_transaction():
@@ -80,7 +103,7 @@ def placeholder(sql: str) -> str:
 
 
 def execute(sql: str, params=()):
-    return database.execute_sql(placeholder(sql), params)
+    return current().execute_sql(placeholder(sql), params)
 
 
 def fetchall(sql: str, params=()):

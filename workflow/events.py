@@ -338,6 +338,29 @@ declare(
 )
 declare("DeferralRefused", {"request_id": str, "reason": str}, label="不予延期")
 
+# --- Audit (审计): reads that matter, on streams "access:<kind>:<key>" -------------------------
+# kind/key name what was read: "project:<id>", "unit:<code>", "campaign:<slug>", "user:<name>",
+# or "system". An auditor's or organizer's download of a document, and every audit export, is
+# itself logged (who, what, when, and the SHA-256 of the bytes handed out).
+declare(
+    "DocumentDownloaded",
+    {"document": str, "scope": str, "name": str, "path": str, "sha256": str, "size": int},
+    label="下载文件",
+)
+declare(
+    "ExportMade",
+    {
+        "export": str,  # "bundle" | "csv" | "pdf"
+        "scope": str,  # e.g. "campaign:minbei-2025", "unit:mb-jd", "project:<id>"
+        "upto": int,  # the log head the export was made at
+        "events": int,  # how many events it carries
+        "name": str,  # file name handed out
+        "sha256": str,  # of the file handed out
+        "filters": dict,
+    },
+    label="导出审计材料",
+)
+
 # --- Scoring (中期评估 / 评估认定) and certification (公示, 认定) ----------------------------
 # The rubric is versioned on the campaign stream; every change carries the whole new rubric.
 declare(

@@ -97,10 +97,11 @@ def register(app: Flask) -> None:
         projects,
         review,
         scoring,
+        trails,
     )
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
-                  comments, inbox, evidence, scoring, certification)  # fmt: skip
+                  comments, inbox, evidence, trails, scoring, certification)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 

@@ -1,0 +1,1229 @@
+"""Audit trails: which events concern a campaign, a unit (with the units under it), a project or
+a user; the filters an auditor narrows them with; who may read which events; and each event told
+in plain Chinese, with what it changed.
+
+Everything here reads the event log itself (not the projections), apart from current names
+(people, units, brands) used to make the sentences readable.
+
+Selection. A stream is named "<kind>:<owner>[:more]" (audit reads: "access:<kind>:<owner>");
+owners never contain ":". A trail is the streams owned by what it covers, plus the events of
+campaign-level streams ("campaign:", "panel:", "certification:" of a campaign) that name one of
+its units or projects, plus for a user the events they did:
+- project P: every stream P owns (project:, comments:, evidence:, score:P:..., access:project:)
+  and the campaign-level events naming P (reviewer assignments, proposals, 公示, objections);
+- campaign C: every stream C or one of its projects owns;
+- unit U: U and every unit under it (a general branch with its branches, a committee with its
+  whole tree): their unit streams, their projects' streams, the account streams of everyone
+  who ever belonged to them, and the campaign-level events naming them or their projects (a
+  committee: its campaigns' streams whole);
+- user X: their account stream, the audit reads of their trail, and every event X did.
+
+Who reads what. Organizers, auditors and admins (permission "audit.trail") read every event,
+internal comments and audit reads included, within their committee when they belong to one.
+Unit members (applicants, secretaries: "trail.view") read their own unit's and project's trail
+(a general-branch secretary: the branches under it too), limited to the event types in
+UNIT_VISIBLE and to comments shared with the unit. A type added later stays hidden from unit
+members until it is listed there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from . import authz, db, diff, log
+from .campaign_templates import CATEGORIES, NEWS_LEVELS
+from .errors import DomainError, Forbidden, NotFound
+from .events import CATALOGUE, Event, NewEvent, from_row
+from .lifecycle import STATES
+from .orgtree import LEVELS
+
+TZ = "Asia/Shanghai"
+PAGE = 50
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+KINDS = {"campaign": "创建活动", "unit": "组织", "project": "项目", "user": "账号"}
+ACCOUNT_TYPES = ("AccountCreated", "AccountRolesChanged")
+COMMENT_TYPES = ("CommentPosted", "CommentEdited", "CommentResolved", "CommentReopened")
+
+# What a unit member sees of their own unit's trail (comments: only those shared with the unit).
+UNIT_VISIBLE = {
+    "OrgUnitCreated", "OrgUnitRenamed", "OrgUnitMoved",
+    "AccountCreated", "AccountRolesChanged", "AccountDeactivated", "AccountReactivated",
+    "PasswordChanged", "DeadlineExtended", "ReminderSent",
+    "ApplicationSubmitted", "UnitOpinionRecorded", "PaperCopyUploaded",
+    "ReviewReturned", "ProjectApproved", "ProjectRejected", *COMMENT_TYPES,
+    "CultivationStarted", "NewsArticleAdded", "ActivityRecorded", "PhotoAdded",
+    "PhotoCaptionChanged", "EvidenceWithdrawn", "BudgetSet", "ExpenseRecorded",
+    "DeferralRequested", "DeferralGranted", "DeferralRefused",
+    "ProjectScored", "PublicityStarted", "ProjectPublicized", "PublicityConcluded",
+    "OutcomeFinalised", "CertificationRevoked",
+}  # fmt: skip
+
+
+# --- Time ------------------------------------------------------------------------------------
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
+
+
+def local(text: str, tz: str = TZ, seconds: bool = True) -> str:
+    """An occurred_at text shown in Beijing time: '2025-06-10 10:00:05'."""
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return parse_utc(text).astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def utc_text(moment: datetime) -> str:
+    return log.format_time(moment)
+
+
+LOCAL_INPUTS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def parse_local_input(text: str, end_of_day: bool, label: str, tz: str = TZ) -> datetime:
+    """'2025-06-16', '2025-06-16 18:00' or the browser's '2025-06-16T18:00', in Beijing time.
+    A date alone means the start of that day, or with `end_of_day` the end of it."""
+    raw = (text or "").strip()
+    if len(raw) > 19:
+        raise DomainError(f"{label}格式不正确：应为 2025-06-16 或 2025-06-16 18:00。")
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d")
+        moment = day + timedelta(days=1, microseconds=-1) if end_of_day else day
+    except ValueError:
+        moment = None
+        for fmt in LOCAL_INPUTS:
+            try:
+                moment = datetime.strptime(raw, fmt)
+                break
+            except ValueError:
+                continue
+        if moment is None:
+            raise DomainError(
+                f"{label}格式不正确：应为 2025-06-16 或 2025-06-16 18:00，收到“{raw[:19]}”。"
+            ) from None
+    return moment.replace(tzinfo=ZoneInfo(tz))
+
+
+# --- Scopes ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    kind: str
+    key: str
+    title: str
+    unit: str | None  # the unit whose scope rules decide access (committee for a campaign)
+    campaigns: list[str] = field(default_factory=list)  # for the stage filter
+    streams: set[str] = field(default_factory=set)  # taken whole
+    mention_streams: set[str] = field(default_factory=set)  # campaign-level streams whose ...
+    mention_units: set[str] = field(default_factory=set)  # ... events naming these units
+    mention_projects: set[str] = field(default_factory=set)  # ... or these projects count
+    actor: str | None = None  # a user trail: everything this user did
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    def accepts(self, event: Event, names: Names) -> bool:
+        if event.stream in self.streams or (self.actor and event.actor == self.actor):
+            return True
+        if event.stream not in self.mention_streams:
+            return False
+        units, projects = names.mentioned(event)
+        return bool(units & self.mention_units or projects & self.mention_projects)
+
+
+def split_stream(stream: str) -> tuple[str, str]:
+    """(kind, owner): 'project:x' -> ('project', 'x'); 'access:unit:u' -> ('access:unit', 'u');
+    'score:<pid>:<round>:<reviewer>' -> ('score', '<pid>')."""
+    kind, _, rest = stream.partition(":")
+    if kind == "access" and ":" in rest:
+        sub, _, rest = rest.partition(":")
+        kind = f"access:{sub}"
+    return kind, rest.partition(":")[0]
+
+
+def all_streams() -> list[str]:
+    return [r[0] for r in db.fetchall("SELECT DISTINCT stream FROM event")]
+
+
+def _owned_by(owners: set[str], streams: list[str] | None = None) -> set[str]:
+    return {s for s in (streams or all_streams()) if split_stream(s)[1] in owners}
+
+
+def _unit_row(code: str):
+    return db.fetchone(
+        "SELECT code, name, level, parent, root FROM org_unit WHERE code = ?", (code,)
+    )
+
+
+def descendants(code: str) -> list[str]:
+    """The unit and every unit under it, in the current tree."""
+    children: dict[str, list[str]] = {}
+    for c, parent in db.fetchall("SELECT code, parent FROM org_unit"):
+        children.setdefault(parent, []).append(c)
+    out, todo = [], [code]
+    while todo:
+        c = todo.pop(0)
+        out.append(c)
+        todo.extend(sorted(children.get(c, [])))
+    return out
+
+
+def members_ever(units: set[str]) -> set[str]:
+    """Usernames of everyone who belonged to one of `units` at some point (from the log)."""
+    marks = ",".join("?" * len(ACCOUNT_TYPES))
+    rows = db.fetchall(f"SELECT payload FROM event WHERE type IN ({marks})", ACCOUNT_TYPES)
+    out = set()
+    for (payload,) in rows:
+        data = json.loads(payload)
+        if data.get("unit") in units:
+            out.add(data["username"])
+    return out
+
+
+def campaigns_of(committee: str) -> list[str]:
+    rows = db.fetchall("SELECT slug FROM campaign WHERE committee = ? ORDER BY slug", (committee,))
+    return [r[0] for r in rows]
+
+
+def _campaign_level(slugs, streams) -> set[str]:
+    """Streams a campaign owns itself (campaign:, panel:, certification:, access:campaign:)."""
+    return _owned_by(set(slugs), streams)
+
+
+def project_scope(pid: str) -> Scope:
+    row = db.fetchone(
+        "SELECT p.campaign, p.unit, p.brand_name, u.name FROM project p "
+        "LEFT JOIN org_unit u ON u.code = p.unit WHERE p.id = ?",
+        (pid,),
+    )
+    if row is None:
+        raise NotFound("项目不存在。")
+    slug, unit, brand, unit_name = row
+    streams = all_streams()
+    title = f"项目「{brand or '（未命名品牌）'}」（{unit_name or unit}）"
+    scope = Scope("project", pid, title, unit, [slug], _owned_by({pid}, streams))
+    scope.mention_streams = _campaign_level([slug], streams)
+    scope.mention_projects = {pid}
+    return scope
+
+
+def campaign_scope(slug: str) -> Scope:
+    row = db.fetchone("SELECT title, committee FROM campaign WHERE slug = ?", (slug,))
+    if row is None:
+        raise NotFound(f"创建活动 {slug} 不存在。")
+    pids = {r[0] for r in db.fetchall("SELECT id FROM project WHERE campaign = ?", (slug,))}
+    return Scope(
+        "campaign", slug, f"创建活动「{row[0]}」", row[1], [slug], _owned_by({slug} | pids)
+    )
+
+
+def unit_scope(code: str, children: bool = True) -> Scope:
+    """A unit's trail; with `children` the units under it are part of it."""
+    row = _unit_row(code)
+    if row is None:
+        raise NotFound(f"组织 {code} 不存在。")
+    _, name, level, _parent, root = row
+    units = set(descendants(code)) if children else {code}
+    marks = ",".join("?" * len(units))
+    pids = {
+        r[0] for r in db.fetchall(f"SELECT id FROM project WHERE unit IN ({marks})", tuple(units))
+    }
+    users = members_ever(units)
+    slugs = campaigns_of(root)
+    streams = all_streams()
+    wanted = {"unit": units, "access:unit": units, "user": users, "access:user": users}
+    chosen = set()
+    for s in streams:
+        kind, owner = split_stream(s)
+        if owner in pids or owner in wanted.get(kind, ()):
+            chosen.add(s)
+    scope = Scope("unit", code, name, code, slugs, chosen)
+    if level == "committee" and children:  # a committee's trail holds its campaigns whole
+        scope.streams |= _campaign_level(slugs, streams)
+    else:
+        scope.mention_streams = _campaign_level(slugs, streams)
+        scope.mention_units, scope.mention_projects = units, pids
+    if children and level != "branch":
+        suffix = {"general_branch": "（含下属党支部）", "committee": "（含全部下属组织）"}
+        scope.title = f"{name}{suffix.get(level, '')}"
+    return scope
+
+
+def user_scope(username: str) -> Scope:
+    if not USERNAME.match(username or "") and username != "system":
+        raise NotFound("账号不存在。")
+    row = db.fetchone("SELECT display_name, unit FROM user_account WHERE username = ?", (username,))
+    if row is None and username != "system":
+        raise NotFound(f"账号 {username} 不存在。")
+    name, unit = row if row else ("系统", None)
+    scope = Scope("user", username, f"账号 {name}（{username}）", unit)
+    scope.streams = {f"user:{username}", f"access:user:{username}"}
+    scope.actor = username
+    if unit:
+        root = _unit_row(unit)
+        scope.campaigns = campaigns_of(root[4]) if root else []
+    else:
+        scope.campaigns = [r[0] for r in db.fetchall("SELECT slug FROM campaign ORDER BY slug")]
+    return scope
+
+
+SCOPES: dict[str, Callable[[str], Scope]] = {
+    "campaign": campaign_scope,
+    "unit": unit_scope,
+    "project": project_scope,
+    "user": user_scope,
+}
+
+
+def scope_for(kind: str, key: str) -> Scope:
+    if kind not in SCOPES:
+        raise NotFound("没有这种审计范围。")
+    return SCOPES[kind](key)
+
+
+# --- Access ------------------------------------------------------------------------------------
+
+
+def reads_all(actor: authz.Actor) -> bool:
+    return authz.can(actor, "audit.trail")
+
+
+def viewer_scope(actor: authz.Actor, kind: str, key: str) -> tuple[Scope, bool]:
+    """The trail `actor` may read for (kind, key), and whether it is the full trail (internal
+    comments and audit reads included). Raises NotFound or Forbidden."""
+    scope = scope_for(kind, key)
+    if reads_all(actor):
+        if actor.unit is None or scope.unit is None or authz.in_scope(actor, scope.unit):
+            return scope, True
+        raise Forbidden("您只能查看本党委范围内的审计轨迹。")
+    if (
+        authz.can(actor, "trail.view")
+        and kind in ("unit", "project")
+        and authz.in_scope(actor, scope.unit)
+    ):
+        if kind == "unit" and not actor.has("approver"):
+            scope = unit_scope(key, children=False)  # an applicant: their own unit only
+        return scope, False
+    raise Forbidden("您只能查看本单位的操作记录。")
+
+
+def committee_scope(actor: authz.Actor) -> Scope | None:
+    """For a full reader who belongs to a committee: that committee's whole trail."""
+    if actor.unit is None:
+        return None
+    row = _unit_row(actor.unit)
+    return unit_scope(row[4]) if row else None
+
+
+# --- Filters ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    type: str | None = None
+    actor: str | None = None
+    since: str | None = None  # UTC text, inclusive
+    until: str | None = None  # UTC text, inclusive
+    stage: str | None = None  # "slug:code"
+    stage_campaign: str | None = None
+    after: int = 0
+    args: dict = field(default_factory=dict)  # the cleaned values, for links and the form
+
+    def as_payload(self) -> dict:
+        return {k: v for k, v in self.args.items() if v}
+
+
+def stage_options(slugs: list[str]) -> list[dict]:
+    """Each stage of the scope's campaigns as a filter: from its opening to the next stage's."""
+    out = []
+    for slug in slugs:
+        config = campaign_config_at(slug)
+        if config is None:
+            continue
+        tz = config.get("timezone", TZ)
+        stages = config["stages"]
+        for i, s in enumerate(stages):
+            since = parse_local_input(s["opens"], False, "阶段开始时间", tz)
+            nxt = stages[i + 1]["opens"] if i + 1 < len(stages) else None
+            until = parse_local_input(nxt, False, "阶段时间", tz) if nxt else None
+            out.append(
+                {
+                    "value": f"{slug}:{s['code']}",
+                    "label": f"{config['title']} · {s['name']}",
+                    "slug": slug,
+                    "since": utc_text(since),
+                    "until": utc_text(until - timedelta(microseconds=1)) if until else None,
+                }
+            )
+    return out
+
+
+def parse_filters(args, scope: Scope) -> Filters:
+    """Check every filter value; a bad one is a DomainError (400) saying what is wrong."""
+    f = Filters()
+    clean = {}
+    type_ = (args.get("type") or "").strip()
+    if type_:
+        if type_ not in CATALOGUE:
+            raise DomainError("事件类型不存在：请从列表中选择。")
+        f.type = clean["type"] = type_
+    actor = (args.get("actor") or "").strip()
+    if actor:
+        if not USERNAME.match(actor):
+            raise DomainError("操作人账号格式不正确：只能包含小写字母、数字、点、横线和下划线。")
+        f.actor = clean["actor"] = actor
+    start, end = (args.get("from") or "").strip(), (args.get("to") or "").strip()
+    since = parse_local_input(start, False, "开始日期") if start else None
+    until = parse_local_input(end, True, "结束日期") if end else None
+    if since and until and since > until:
+        raise DomainError("开始日期晚于结束日期：请交换两个日期，或重新选择。")
+    if since:
+        f.since, clean["from"] = utc_text(since), start
+    if until:
+        f.until, clean["to"] = utc_text(until), end
+    stage = (args.get("stage") or "").strip()
+    if stage:
+        option = next((o for o in stage_options(scope.campaigns) if o["value"] == stage), None)
+        if option is None:
+            raise DomainError("阶段不存在：请从列表中选择本范围内活动的阶段。")
+        f.stage, f.stage_campaign, clean["stage"] = stage, option["slug"], stage
+        f.since = max(filter(None, [f.since, option["since"]]))
+        if option["until"]:
+            f.until = min(filter(None, [f.until, option["until"]]))
+    f.after = parse_position(args.get("after"), "after", allow_zero=True)
+    f.args = clean
+    return f
+
+
+def parse_position(value, name: str = "position", allow_zero: bool = False) -> int:
+    """A log position from a URL: a whole number not beyond the head."""
+    if value in (None, ""):
+        return 0
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise DomainError(f"位置须为正整数（参数 {name}），收到“{text[:20]}”。")
+    position = int(text)
+    head = log.head()[0]
+    if position > head:
+        raise DomainError(f"位置 {position} 超出了日志头：当前最新位置为 {head}。")
+    if position == 0 and not allow_zero:
+        raise DomainError("位置须从 1 开始。")
+    return position
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+def _selection(scope: Scope) -> tuple[str, list]:
+    """SQL for the streams (and actor) of a scope; `Scope.accepts` decides the mentions."""
+    parts, params = [], []
+    streams = sorted(scope.streams | scope.mention_streams)
+    if streams:
+        parts.append(f"stream IN ({','.join('?' * len(streams))})")
+        params += streams
+    if scope.actor:
+        parts.append("actor = ?")
+        params.append(scope.actor)
+    if not parts:
+        return "1 = 0", []
+    return "(" + " OR ".join(parts) + ")", params
+
+
+class Reader:
+    """Reads one trail for one viewer: events in position order, filtered, page by page."""
+
+    def __init__(self, scope: Scope, full: bool, names: Names | None = None):
+        self.scope, self.full = scope, full
+        self.names = names or Names()
+
+    def visible(self, event: Event) -> bool:
+        if self.full:
+            return True
+        if event.type not in UNIT_VISIBLE:
+            return False
+        if event.type in COMMENT_TYPES:
+            comment = self.names.comment(event)
+            return comment is not None and comment["visibility"] == "unit"
+        return True
+
+    def _sql(self, f: Filters) -> tuple[str, list]:
+        where, params = _selection(self.scope)
+        sql = [f"SELECT {log.COLUMNS} FROM event WHERE position > ? AND position <= ? AND {where}"]
+        for column, op, value in (
+            ("type", "=", f.type),
+            ("actor", "=", f.actor),
+            ("occurred_at", ">=", f.since),
+            ("occurred_at", "<=", f.until),
+        ):
+            if value:
+                sql.append(f"AND {column} {op} ?")
+                params.append(value)
+        return " ".join(sql) + " ORDER BY position LIMIT ?", params
+
+    def _keep(self, event: Event, f: Filters) -> bool:
+        if not self.scope.accepts(event, self.names) or not self.visible(event):
+            return False
+        if f.stage_campaign and self.names.campaign_of(event) != f.stage_campaign:
+            return False
+        return True
+
+    def events(self, f: Filters, limit: int | None = None, upto: int | None = None,
+               raw: bool = False):  # fmt: skip
+        """Yield matching events after `f.after`, oldest first (at most `limit`); with `raw`,
+        (stored row, event) pairs."""
+        upto = upto if upto is not None else log.head()[0]
+        sql, params = self._sql(f)
+        after, given, batch = f.after, 0, 500
+        while True:
+            rows = db.fetchall(sql, (after, upto, *params, batch))
+            for row in rows:
+                event = from_row(row)
+                if self._keep(event, f):
+                    yield (row, event) if raw else event
+                    given += 1
+                    if limit is not None and given >= limit:
+                        return
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def page(self, f: Filters, size: int = PAGE) -> tuple[list[Event], int | None]:
+        """One page and the position to continue after (None at the end)."""
+        found = list(self.events(f, limit=size + 1))
+        if len(found) > size:
+            return found[:size], found[size - 1].position
+        return found, None
+
+    def contains(self, event: Event) -> bool:
+        return self._keep(event, Filters())
+
+
+def may_read_event(actor: authz.Actor, event: Event, names: Names | None = None) -> bool:
+    """The permalink's check: the event lies in a trail this actor may read."""
+    names = names or Names()
+    if reads_all(actor):
+        if actor.unit is None:
+            return True
+        scope = committee_scope(actor)
+        return scope is not None and Reader(scope, True, names).contains(event)
+    if not authz.can(actor, "trail.view") or not actor.unit or _unit_row(actor.unit) is None:
+        return False
+    scope = unit_scope(actor.unit, children=actor.has("approver"))
+    return Reader(scope, False, names).contains(event)
+
+
+# --- Names and context -------------------------------------------------------------------------
+
+
+class Names:
+    """Current display names of people, units, projects and campaigns, loaded once per use,
+    and what the log says about comments (author, visibility) and campaign stages."""
+
+    def __init__(self):
+        self._users = self._units = self._projects = self._campaigns = None
+        self._comments: dict[str, dict] = {}
+        self._comment_streams: set[str] = set()
+        self._configs: dict[str, dict | None] = {}
+
+    @property
+    def users(self) -> dict[str, str]:
+        if self._users is None:
+            self._users = dict(db.fetchall("SELECT username, display_name FROM user_account"))
+            self._users.setdefault("system", "系统")
+        return self._users
+
+    @property
+    def units(self) -> dict[str, str]:
+        if self._units is None:
+            self._units = dict(db.fetchall("SELECT code, name FROM org_unit"))
+        return self._units
+
+    @property
+    def projects(self) -> dict[str, dict]:
+        if self._projects is None:
+            rows = db.fetchall("SELECT id, campaign, unit, brand_name, category FROM project")
+            self._projects = {
+                r[0]: {"campaign": r[1], "unit": r[2], "brand": r[3], "category": r[4]}
+                for r in rows
+            }
+        return self._projects
+
+    @property
+    def campaigns(self) -> dict[str, str]:
+        if self._campaigns is None:
+            self._campaigns = dict(db.fetchall("SELECT slug, title FROM campaign"))
+        return self._campaigns
+
+    def user(self, username: str | None) -> str:
+        if not username:
+            return ""
+        return self.users.get(username, username)
+
+    def unit(self, code: str | None) -> str:
+        if not code:
+            return "（无）"
+        return self.units.get(code, code)
+
+    def brand(self, pid: str) -> str:
+        project = self.projects.get(pid)
+        return (project and project["brand"]) or pid
+
+    def config(self, slug: str) -> dict | None:
+        if slug not in self._configs:
+            self._configs[slug] = campaign_config_at(slug)
+        return self._configs[slug]
+
+    def campaign_of(self, event: Event) -> str | None:
+        kind, ident = split_stream(event.stream)
+        if ident in self.projects:
+            return self.projects[ident]["campaign"]
+        if kind in ("campaign", "access:campaign"):
+            return ident
+        value = event.payload.get("campaign")
+        return value if isinstance(value, str) else None
+
+    def project_of(self, event: Event) -> str | None:
+        owner = split_stream(event.stream)[1]
+        if owner in self.projects:
+            return owner
+        value = event.payload.get("project")
+        if isinstance(value, str) and value in self.projects:
+            return value
+        if event.type == "ObjectionAnswered":
+            return self.objection_project(event)
+        return None
+
+    def mentioned(self, event: Event) -> tuple[set[str], set[str]]:
+        """(units, projects) a campaign-level event names in its payload."""
+        p = event.payload
+        units = {p["unit"]} if isinstance(p.get("unit"), str) else set()
+        projects = {p["project"]} if isinstance(p.get("project"), str) else set()
+        for key in ("projects", "outcomes", "scored", "unscored"):
+            value = p.get(key)
+            if isinstance(value, (dict, list)):
+                projects |= {k for k in value if isinstance(k, str)}
+        if event.type == "ObjectionAnswered":
+            projects.discard(None)
+            found = self.objection_project(event)
+            if found:
+                projects.add(found)
+        return units, projects
+
+    def objection_project(self, event: Event) -> str | None:
+        """The project an objection (answered by `event`) was lodged against."""
+        wanted = event.payload.get("objection_id")
+        for e in log.read_stream(event.stream, event.position):
+            if e.type == "ObjectionLodged" and e.payload.get("objection_id") == wanted:
+                return e.payload.get("project")
+        return None
+
+    def stage_of(self, event: Event) -> str | None:
+        """The campaign stage the event happened in: the last one opened by then."""
+        slug = self.campaign_of(event)
+        config = self.config(slug) if slug else None
+        if not config:
+            return None
+        when = local(event.occurred_at, config.get("timezone", TZ), seconds=False)
+        name = "活动准备"
+        for s in config["stages"]:
+            if s["opens"] <= when:
+                name = s["name"]
+        return name
+
+    def comment(self, event_or_id) -> dict | None:
+        """{"author", "visibility", "body"} of a comment, read from its stream in the log."""
+        if isinstance(event_or_id, Event):
+            cid, stream = event_or_id.payload.get("comment_id"), event_or_id.stream
+            if stream not in self._comment_streams:
+                self._comment_streams.add(stream)
+                for e in log.read_stream(stream):
+                    if e.type == "CommentPosted":
+                        p = e.payload
+                        self._comments[p["comment_id"]] = {
+                            "author": e.actor,
+                            "visibility": p["visibility"],
+                            "body": p["body"],
+                        }
+        else:
+            cid = event_or_id
+        return self._comments.get(cid)
+
+    def stage_name(self, slug: str | None, code: str) -> str:
+        config = self.config(slug) if slug else None
+        for s in (config or {}).get("stages", []):
+            if s["code"] == code:
+                return s["name"]
+        return code
+
+
+def campaign_config_at(slug: str, upto: int | None = None) -> dict | None:
+    """A campaign's configuration folded from its stream (up to a position): the log's answer,
+    not the projection's."""
+    config = None
+    for e in log.read_stream(f"campaign:{slug}", upto):
+        p = e.payload
+        if e.type == "CampaignCreated":
+            config = json.loads(json.dumps(p["config"]))
+        elif config is None:
+            continue
+        elif e.type == "CampaignStageRescheduled":
+            for s in config["stages"]:
+                if s["code"] == p["stage"]:
+                    s["opens"], s["due"] = p["opens"], p["due"]
+        elif e.type == "CampaignFormChanged":
+            config["form"] = p["form"]
+        elif e.type == "CampaignSettingChanged":
+            config[p["key"]] = p["value"]
+    return config
+
+
+# --- Plain Chinese ---------------------------------------------------------------------------
+
+ROLE_NAMES = authz.ROLES
+SETTING_LABELS = {
+    "title": "活动名称",
+    "late_policy": "逾期处理方式",
+    "quotas": "认定名额",
+    "publicity_days": "公示天数",
+    "deferral_max_days": "最长延期天数",
+    "reminder_days": "提前提醒天数",
+}
+LATE_POLICIES = {"refuse": "逾期不予受理", "flag": "允许逾期提交并标注"}
+OPINION_LEVELS = {"branch": "党支部意见", "general_branch": "党总支意见"}
+DECISIONS = {"agree": "同意上报", "return": "退回修改"}
+EXCERPT = 200
+
+
+def excerpt(text, limit: int = EXCERPT) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def setting_value(key: str, value) -> str:
+    if key == "late_policy":
+        return LATE_POLICIES.get(value, str(value))
+    if key == "quotas" and isinstance(value, dict):
+        parts = [
+            f"{CATEGORIES.get(k, {}).get('name', k)} {'不限' if v is None else f'{v} 个'}"
+            for k, v in value.items()
+        ]
+        return "、".join(parts) or "（无）"
+    if key == "reminder_days" and isinstance(value, list):
+        return "、".join(f"提前 {d} 天" for d in value) or "（不提醒）"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return "（空）"
+    return str(value)
+
+
+def _reason(text) -> str:
+    return f"：{excerpt(text)}" if str(text or "").strip() else ""
+
+
+def describe(event: Event, names: Names | None = None) -> str:
+    """What happened, as one plain Chinese sentence: '张三 将「品牌」退回修改：原因…'."""
+    names = names or Names()
+    fn = DESCRIBE.get(event.type)
+    who = names.user(event.actor)
+    if fn is None:
+        return f"{who} {event.label}"
+    try:
+        return fn(event, event.payload, who, names)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return f"{who} {event.label}"
+
+
+def _project_name(e: Event, names: Names) -> str:
+    pid = names.project_of(e) or split_stream(e.stream)[1]
+    return names.brand(pid)
+
+
+def _submitted(e, p, who, n):
+    brand = p["fields"].get("brand_name") or n.brand(split_stream(e.stream)[1])
+    revision = p["revision"]
+    what = "提交了" if revision == 1 else "修改后重新提交了"
+    late = "，逾期提交" if p.get("late") else ""
+    return f"{who} {what}{n.unit(p['unit'])}的申报「{brand}」（第 {revision} 版{late}）"
+
+
+def _opinion(e, p, who, n):
+    level = OPINION_LEVELS.get(p["level"], p["level"])
+    decision = DECISIONS.get(p["decision"], p["decision"])
+    head = f"{who} 填写{n.unit(p['unit'])}的{level}（第 {p['revision']} 版）：{decision}"
+    return f"{head}，签字人 {p['signer']}（{p['date']}）{_reason(p['text'])}"
+
+
+def _comment_posted(e, p, who, n):
+    n.comment(e)  # reads the thread, so a reply can name whom it answers
+    where = (
+        "内部评论（仅组织部和评审专家可见）"
+        if p["visibility"] == "internal"
+        else "评论（申报单位可见）"
+    )
+    if p.get("parent_id"):
+        parent = n.comment(p["parent_id"])
+        to = n.user(parent["author"]) if parent else "他人"
+        return f"{who} 回复了 {to} 的{where}：{excerpt(p['body'])}"
+    return f"{who} 在「{_project_name(e, n)}」发表{where}：{excerpt(p['body'])}"
+
+
+def _comment_edited(e, p, who, n):
+    return f"{who} 修改了评论：{excerpt(p['body'])}"
+
+
+def _account_roles(roles) -> str:
+    return "、".join(ROLE_NAMES.get(r, r) for r in roles) or "（无）"
+
+
+def _news(e, p, who, n):
+    level = NEWS_LEVELS.get(p["level"], p["level"])
+    late = "（逾期登记）" if p.get("late") else ""
+    return (
+        f"{who} 为「{_project_name(e, n)}」登记宣传报道「{excerpt(p['title'], 60)}」"
+        f"（{p['platform']}，{level}级，{p['published_on']}）{late}"
+    )
+
+
+DESCRIBE: dict[str, Callable[[Event, dict, str, Names], str]] = {
+    "OrgUnitCreated": lambda e, p, who, n: (
+        f"{who} 创建组织「{p['name']}」（{LEVELS.get(p['level'], p['level'])}"
+        + (f"，隶属「{n.unit(p['parent'])}」" if p.get("parent") else "")
+        + "）"
+    ),
+    "OrgUnitRenamed": lambda e, p, who, n: (
+        f"{who} 将组织 {p['code']} 更名为「{p['name']}」{_reason(p['reason'])}"
+    ),
+    "OrgUnitMoved": lambda e, p, who, n: (
+        f"{who} 将「{n.unit(p['code'])}」调整到「{n.unit(p['parent'])}」之下{_reason(p['reason'])}"
+    ),
+    "AccountCreated": lambda e, p, who, n: (
+        f"{who} 创建账号 {p['username']}（{p['display_name']}，角色：{_account_roles(p['roles'])}，"
+        f"所属：{n.unit(p['unit']) if p.get('unit') else '全校'}）"
+    ),
+    "AccountRolesChanged": lambda e, p, who, n: (
+        f"{who} 将账号 {n.user(p['username'])}（{p['username']}）的角色调整为"
+        f"{_account_roles(p['roles'])}，所属：{n.unit(p['unit']) if p.get('unit') else '全校'}"
+        f"{_reason(p['reason'])}"
+    ),
+    "AccountDeactivated": lambda e, p, who, n: (
+        f"{who} 停用账号 {n.user(p['username'])}（{p['username']}）{_reason(p['reason'])}"
+    ),
+    "AccountReactivated": lambda e, p, who, n: (
+        f"{who} 重新启用账号 {n.user(p['username'])}（{p['username']}）{_reason(p['reason'])}"
+    ),
+    "PasswordChanged": lambda e, p, who, n: (
+        f"{who} 修改了自己的密码"
+        if p["username"] == e.actor
+        else f"{who} 重置了 {n.user(p['username'])}（{p['username']}）的密码"
+    ),
+    "CheckpointWritten": lambda e, p, who, n: (
+        f"{who} 签署检查点：位置 {p['position']}，哈希 {p['hash'][:16]}…（文件 {p['file']}）"
+    ),
+    "CampaignCreated": lambda e, p, who, n: (
+        f"{who} 创建品牌创建活动「{p['config'].get('title', p['slug'])}」（依据模板 {p['template']}）"
+    ),
+    "CampaignStageRescheduled": lambda e, p, who, n: (
+        f"{who} 将「{n.stage_name(split_stream(e.stream)[1], p['stage'])}」阶段调整为 "
+        f"{p['opens']} 至 {p['due']}{_reason(p['reason'])}"
+    ),
+    "CampaignFormChanged": lambda e, p, who, n: (
+        f"{who} 修改了申报表字段（现共 {len(p['form'])} 项）{_reason(p['reason'])}"
+    ),
+    "CampaignSettingChanged": lambda e, p, who, n: (
+        f"{who} 将活动设置「{SETTING_LABELS.get(p['key'], p['key'])}」改为"
+        f"「{setting_value(p['key'], p['value'])}」{_reason(p['reason'])}"
+    ),
+    "DeadlineExtended": lambda e, p, who, n: (
+        f"{who} 将「{n.unit(p['unit'])}」的「{n.stage_name(split_stream(e.stream)[1], p['stage'])}」"
+        f"截止时间延长至 {p['due']}{_reason(p['reason'])}"
+    ),
+    "ApplicationSubmitted": _submitted,
+    "UnitOpinionRecorded": _opinion,
+    "PaperCopyUploaded": lambda e, p, who, n: (
+        f"{who} 为「{_project_name(e, n)}」上传{OPINION_LEVELS.get(p['level'], p['level'])}的"
+        f"签章纸质版扫描件「{p['file']['name']}」（第 {p['revision']} 版）"
+    ),
+    "ReviewReturned": lambda e, p, who, n: (
+        f"{who} 将「{_project_name(e, n)}」退回修改{_reason(p['reason'])}"
+    ),
+    "ProjectApproved": lambda e, p, who, n: (
+        f"{who} 同意「{_project_name(e, n)}」立项（第 {p['revision']} 版）{_reason(p['note'])}"
+    ),
+    "ProjectRejected": lambda e, p, who, n: (
+        f"{who} 决定「{_project_name(e, n)}」不予立项{_reason(p['reason'])}"
+    ),
+    "CommentPosted": _comment_posted,
+    "CommentEdited": _comment_edited,
+    "CommentResolved": lambda e, p, who, n: f"{who} 将一条评论标记为已解决",
+    "CommentReopened": lambda e, p, who, n: f"{who} 重新打开了一条评论",
+    "ReminderSent": lambda e, p, who, n: (
+        f"{who} 提醒「{n.unit(p['unit'])}」：{n.stage_name(split_stream(e.stream)[1], p['stage'])}"
+        f"截止 {p['due']}{_reason(p['note'])}"
+    ),
+    "CultivationStarted": lambda e, p, who, n: (
+        f"「{_project_name(e, n)}」进入培育创建阶段（{who} 提交了第一份培育材料）"
+    ),
+    "NewsArticleAdded": _news,
+    "ActivityRecorded": lambda e, p, who, n: (
+        f"{who} 为「{_project_name(e, n)}」登记活动「{excerpt(p['title'], 60)}」"
+        f"（{p['held_on']}，{p['place']}，{p['participants']} 人参加）"
+        + ("（逾期登记）" if p.get("late") else "")
+    ),
+    "PhotoAdded": lambda e, p, who, n: (
+        f"{who} 为「{_project_name(e, n)}」上传照片「{p['file']['name']}」：{excerpt(p['caption'], 80)}"
+    ),
+    "PhotoCaptionChanged": lambda e, p, who, n: (
+        f"{who} 修改了照片注释：{excerpt(p['caption'], 80)}"
+    ),
+    "EvidenceWithdrawn": lambda e, p, who, n: (
+        f"{who} 撤回了「{_project_name(e, n)}」的一份培育材料{_reason(p['reason'])}"
+    ),
+    "BudgetSet": lambda e, p, who, n: (
+        f"{who} 核定「{_project_name(e, n)}」的经费预算为 {p['amount']} 元{_reason(p['note'])}"
+    ),
+    "ExpenseRecorded": lambda e, p, who, n: (
+        f"{who} 填报经费支出：{p['spent_on']} {excerpt(p['item'], 60)} {p['amount']} 元"
+        + ("（附票据）" if p.get("receipt") else "")
+    ),
+    "DeferralRequested": lambda e, p, who, n: (
+        f"{who} 为「{_project_name(e, n)}」申请将「{n.stage_name(n.campaign_of(e), p['stage'])}」"
+        f"延期至 {p['due']}{_reason(p['reason'])}"
+    ),
+    "DeferralGranted": lambda e, p, who, n: (
+        f"{who} 批准「{_project_name(e, n)}」延期至 {p['due']}{_reason(p['note'])}"
+    ),
+    "DeferralRefused": lambda e, p, who, n: (
+        f"{who} 不同意「{_project_name(e, n)}」的延期申请{_reason(p['reason'])}"
+    ),
+    "RubricChanged": lambda e, p, who, n: (
+        f"{who} 修改评分细则（第 {p['version']} 版，{SOURCES.get(p['source'], p['source'])}）"
+        f"{_reason(p['reason'])}"
+    ),
+    "ScoringRoundOpened": lambda e, p, who, n: (
+        f"{who} 开启{_round(p['round'])}评分"
+        + ("（逾期开启）" if p.get("late") else "")
+        + _reason(p["note"])
+    ),
+    "ScoringRoundClosed": lambda e, p, who, n: (
+        f"{who} 结束{_round(p['round'])}评分：已评分 {len(p['scored'])} 个项目，"
+        f"未评分 {len(p['unscored'])} 个"
+    ),
+    "ReviewerAssigned": lambda e, p, who, n: (
+        f"{who} 指派评审专家 {n.user(p['reviewer'])} 评审「{n.brand(p['project'])}」"
+        f"（{_round(p['round'])}，{SOURCES.get(p['source'], p['source'])}）"
+    ),
+    "ReviewerUnassigned": lambda e, p, who, n: (
+        f"{who} 取消 {n.user(p['reviewer'])} 对「{n.brand(p['project'])}」的"
+        f"{_round(p['round'])}评审{_reason(p['reason'])}"
+    ),
+    "ConflictDeclared": lambda e, p, who, n: (
+        f"{who} 登记 {n.user(p['reviewer'])} 与「{n.brand(p['project'])}」存在利益冲突（回避）"
+        f"{_reason(p['reason'])}"
+    ),
+    "ScoreSubmitted": lambda e, p, who, n: (
+        f"{n.user(p['reviewer'])} 提交「{n.brand(p['project'])}」的{_round(p['round'])}评分："
+        f"总分 {p['total']}（基本分 {p['base']}，加分 {p['bonus']}）"
+        + ("，触发一票否决" if p.get("failed") or p.get("vetoed") else "")
+        + f"，依据第 {p['revision']} 版申报、第 {p['rubric_version']} 版评分细则"
+    ),
+    "ProjectScored": lambda e, p, who, n: (
+        f"「{_project_name(e, n)}」{_round(p['round'])}评分结果确定："
+        f"{p['score'] if p.get('score') is not None else '无得分'}"
+        f"{' 分' if p.get('score') is not None else ''}，{p['grade']}（{p['reviewers']} 位评审专家）"
+    ),
+    "OutcomeProposed": lambda e, p, who, n: (
+        f"{who} 建议「{n.brand(p['project'])}」认定为「{OUTCOMES.get(p['outcome'], p['outcome'])}」"
+        + (
+            f"（得分 {p['score']}" + (f"，排名第 {p['rank']}" if p.get("rank") else "") + "）"
+            if p.get("score")
+            else ""
+        )
+        + _reason(p["note"])
+    ),
+    "ProposalWithdrawn": lambda e, p, who, n: (
+        f"{who} 撤回对「{n.brand(p['project'])}」的认定建议{_reason(p['reason'])}"
+    ),
+    "PublicityStarted": lambda e, p, who, n: (
+        f"{who} 开始第 {p['publicity']} 次公示：{p['starts']} 至 {p['ends']}，"
+        f"共 {len(p['projects'])} 个项目"
+    ),
+    "ObjectionLodged": lambda e, p, who, n: (
+        f"{who} 登记{('「' + n.brand(p['project']) + '」的') if p.get('project') else '对公示的'}"
+        f"异议（反映人：{p['on_behalf_of'] or '本人'}）：{excerpt(p['text'])}"
+    ),
+    "ObjectionAnswered": lambda e, p, who, n: (
+        f"{who} 核实并答复异议（{'异议成立' if p['upheld'] else '异议不成立'}）："
+        f"核实情况：{excerpt(p['verification'], 100)}；答复：{excerpt(p['answer'], 100)}"
+    ),
+    "PublicityConcluded": lambda e, p, who, n: (
+        f"{who} 结束第 {p['publicity']} 次公示，确定 {len(p['outcomes'])} 个项目的认定结果"
+    ),
+    "ProjectPublicized": lambda e, p, who, n: (
+        f"「{_project_name(e, n)}」进入第 {p['publicity']} 次公示，公示至 {p['ends']}"
+    ),
+    "OutcomeFinalised": lambda e, p, who, n: (
+        f"「{_project_name(e, n)}」认定结果确定：{OUTCOMES.get(p['outcome'], p['outcome'])}"
+    ),
+    "CertificationRevoked": lambda e, p, who, n: (
+        f"{who} 撤销「{_project_name(e, n)}」的认定"
+        f"（原为{OUTCOMES.get(p['outcome'], p['outcome'])}）{_reason(p['reason'])}"
+    ),
+    "DocumentDownloaded": lambda e, p, who, n: f"{who} 下载了「{p['name']}」",
+    "ExportMade": lambda e, p, who, n: (
+        f"{who} 导出{EXPORTS.get(p['export'], p['export'])}「{p['name']}」"
+        f"（截至位置 {p['upto']}，共 {p['events']} 条事件）"
+    ),
+}
+EXPORTS = {"bundle": "审计包", "csv": "轨迹 CSV", "pdf": "审计报告 PDF"}
+ROUNDS = {"midterm": "中期评估", "final": "评估认定"}
+OUTCOMES = {"excellent": "优秀", "passed": "验收通过", "not_passed": "验收未通过"}
+SOURCES = {"edit": "在线修改", "csv": "CSV 导入", "json": "JSON 导入", "template": "模板",
+           "manual": "逐个指派", "auto": "自动分配"}  # fmt: skip
+
+
+def _round(code: str) -> str:
+    return ROUNDS.get(code, code)
+
+
+def state_after(event: Event) -> str | None:
+    """For project events that move the state: the state's Chinese label afterwards."""
+    moves = {"ReviewReturned": "returned", "ProjectApproved": "approved",
+             "ProjectRejected": "rejected", "CultivationStarted": "cultivating",
+             "ProjectPublicized": "proposed"}  # fmt: skip
+    state = moves.get(event.type)
+    if event.type == "ProjectScored":
+        state = {"midterm": "midterm_scored", "final": "final_scored"}.get(event.payload["round"])
+    if event.type == "OutcomeFinalised":
+        state = {"excellent": "certified", "passed": "passed",
+                 "not_passed": "not_passed"}.get(event.payload["outcome"])  # fmt: skip
+    return STATES.get(state) if state else None
+
+
+# --- What changed ----------------------------------------------------------------------------
+
+
+def _text_rows(pairs: list[tuple[str, str, str, str]]) -> list[dict]:
+    """[(key, label, before, after)] -> the rows diff.html shows."""
+    return [
+        {"key": k, "label": label, "changed": before != after,
+         "segments": diff.segments(before, after)}
+        for k, label, before, after in pairs
+    ]  # fmt: skip
+
+
+def _field_text(f: dict) -> str:
+    flags = "必填" if f.get("required") else "选填"
+    kind = "多行" if f.get("multiline") else "单行"
+    text = f"{f.get('label', '')}｜{flags}｜{kind}｜最多 {f.get('max_length', '')} 字"
+    return text + (f"｜说明：{f['help']}" if f.get("help") else "")
+
+
+def _submitted_changes(e: Event, names: Names) -> list[dict]:
+    p = e.payload
+    before = {}
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        if earlier.type == "ApplicationSubmitted":
+            before = earlier.payload["fields"]
+    config = campaign_config_at(p["campaign"], e.position) or {"form": []}
+    form = list(config["form"])
+    known = {f["key"] for f in form}
+    form += [{"key": k, "label": k} for k in list(before) + list(p["fields"]) if k not in known]
+    known |= {f["key"] for f in form}
+    return diff.compare_fields(list({f["key"]: f for f in form}.values()), before, p["fields"])
+
+
+def _form_changes(e: Event, names: Names) -> list[dict]:
+    config = campaign_config_at(split_stream(e.stream)[1], e.position - 1) or {"form": []}
+    old = {f["key"]: f for f in config["form"]}
+    new = {f["key"]: f for f in e.payload["form"]}
+    keys = list(new) + [k for k in old if k not in new]
+    return _text_rows(
+        [
+            (k, (new.get(k) or old.get(k))["label"],
+             _field_text(old[k]) if k in old else "", _field_text(new[k]) if k in new else "")
+            for k in keys
+        ]
+    )  # fmt: skip
+
+
+def _setting_changes(e: Event, names: Names) -> list[dict]:
+    config = campaign_config_at(split_stream(e.stream)[1], e.position - 1) or {}
+    key = e.payload["key"]
+    before = setting_value(key, config.get(key)) if key in config else ""
+    return _text_rows([(key, SETTING_LABELS.get(key, key), before,
+                        setting_value(key, e.payload["value"]))])  # fmt: skip
+
+
+def _stage_changes(e: Event, names: Names) -> list[dict]:
+    config = campaign_config_at(split_stream(e.stream)[1], e.position - 1) or {"stages": []}
+    stage = next((s for s in config["stages"] if s["code"] == e.payload["stage"]), None) or {}
+    before = f"{stage.get('opens', '')} 至 {stage.get('due', '')}" if stage else ""
+    after = f"{e.payload['opens']} 至 {e.payload['due']}"
+    return _text_rows([(e.payload["stage"], stage.get("name", e.payload["stage"]), before, after)])
+
+
+def _extension_changes(e: Event, names: Names) -> list[dict]:
+    slug, p = split_stream(e.stream)[1], e.payload
+    config = campaign_config_at(slug, e.position - 1) or {"stages": []}
+    stage = next((s for s in config["stages"] if s["code"] == p["stage"]), None) or {}
+    before = stage.get("due", "")
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        q = earlier.payload
+        if earlier.type == "DeadlineExtended" and (q["unit"], q["stage"]) == (
+            p["unit"],
+            p["stage"],
+        ):
+            before = q["due"]
+    label = f"{names.unit(p['unit'])} · {stage.get('name', p['stage'])}截止时间"
+    return _text_rows([(p["stage"], label, before, p["due"])])
+
+
+def _comment_changes(e: Event, names: Names) -> list[dict]:
+    before = ""
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        if (
+            earlier.payload.get("comment_id") == e.payload["comment_id"]
+            and "body" in earlier.payload
+        ):
+            before = earlier.payload["body"]
+    return _text_rows([("body", "评论内容", before, e.payload["body"])])
+
+
+def _caption_changes(e: Event, names: Names) -> list[dict]:
+    before = ""
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        if (
+            earlier.payload.get("photo_id") == e.payload["photo_id"]
+            and "caption" in earlier.payload
+        ):
+            before = earlier.payload["caption"]
+    return _text_rows([("caption", "照片注释", before, e.payload["caption"])])
+
+
+def _criteria_texts(rubric: dict | None) -> dict[str, tuple[str, str]]:
+    """code -> (label, text) for every criterion of a rubric, depth first."""
+    out: dict[str, tuple[str, str]] = {}
+
+    def walk(nodes, depth):
+        for c in nodes or []:
+            parts = [c.get("name", ""), f"计分方式：{c.get('mode', 'range')}"]
+            for key, label in (("max", "满分"), ("per", "每次"), ("cap", "上限"),
+                               ("levels", "等级"), ("effect", "效果"), ("guidance", "评分说明"),
+                               ("evidence", "考评材料")):  # fmt: skip
+                if c.get(key) not in (None, "", []):
+                    parts.append(f"{label}：{setting_value(key, c[key])}")
+            code = str(c.get("code", len(out)))
+            out[code] = (f"{'　' * depth}{code} {c.get('name', '')}", "｜".join(parts))
+            walk(c.get("children"), depth + 1)
+
+    walk((rubric or {}).get("criteria"), 0)
+    return out
+
+
+def _rubric_changes(e: Event, names: Names) -> list[dict]:
+    before = None
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        if earlier.type == "CampaignCreated":
+            before = earlier.payload["config"].get("rubric")
+        elif earlier.type == "RubricChanged":
+            before = earlier.payload["rubric"]
+    old, new = _criteria_texts(before), _criteria_texts(e.payload["rubric"])
+    keys = list(new) + [k for k in old if k not in new]
+    return _text_rows(
+        [(k, (new.get(k) or old.get(k))[0], old.get(k, ("", ""))[1], new.get(k, ("", ""))[1])
+         for k in keys]
+    )  # fmt: skip
+
+
+# Event types that change a document, with how to show the difference from the state before.
+# Later modules (rubric, final report) add theirs here.
+DIFFERS: dict[str, Callable[[Event, Names], list[dict]]] = {
+    "ApplicationSubmitted": _submitted_changes,
+    "CampaignFormChanged": _form_changes,
+    "CampaignSettingChanged": _setting_changes,
+    "CampaignStageRescheduled": _stage_changes,
+    "DeadlineExtended": _extension_changes,
+    "CommentEdited": _comment_changes,
+    "PhotoCaptionChanged": _caption_changes,
+    "RubricChanged": _rubric_changes,
+}
+
+
+def changes(event: Event, names: Names | None = None) -> list[dict] | None:
+    """The difference this event made to its document, or None when it changes no document."""
+    fn = DIFFERS.get(event.type)
+    return fn(event, names or Names()) if fn else None
+
+
+# --- Rows for pages and exports ----------------------------------------------------------------
+
+
+def row(event: Event, names: Names) -> dict:
+    """What a trail line shows."""
+    return {
+        "position": event.position,
+        "event": event,
+        "local": local(event.occurred_at),
+        "utc": event.occurred_at,
+        "actor": event.actor,
+        "actor_name": names.user(event.actor),
+        "label": event.label,
+        "text": describe(event, names),
+        "stage": names.stage_of(event),
+        "has_changes": event.type in DIFFERS,
+        "state": state_after(event),
+    }
+
+
+def pretty_payload(event: Event) -> str:
+    return json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+CSV_HEADER = ["位置", "时间（北京时间）", "时间（UTC）", "操作人账号", "操作人", "事件类型",
+              "事件", "说明", "阶段", "事件流", "版本", "哈希"]  # fmt: skip
+
+
+def csv_safe(text) -> str:
+    """Cells starting with = + - @ would run as formulas in a spreadsheet."""
+    text = "" if text is None else str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_text(events, names: Names) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for e in events:
+        r = row(e, names)
+        writer.writerow([e.position, r["local"], e.occurred_at, csv_safe(e.actor),
+                         csv_safe(r["actor_name"]), e.type, csv_safe(e.label), csv_safe(r["text"]),
+                         csv_safe(r["stage"] or ""), csv_safe(e.stream), e.version, e.hash])  # fmt: skip
+    return "\ufeff" + out.getvalue()
+
+
+# --- Logging the reads that matter ------------------------------------------------------------
+
+
+def record_read(actor: str, type_: str, payload: dict, scope: str, now=None) -> Event:
+    """Append a DocumentDownloaded or ExportMade event to "access:<scope>" (retrying when a
+    concurrent read of the same scope took the version first)."""
+    stream = f"access:{scope}" if scope != "system" else "access:system"
+    for attempt in range(10):
+        try:
+            version = log.stream_version(stream)
+            return log.append(stream, version, [NewEvent(type_, payload)], actor, now)[0]
+        except log.ConcurrencyError:
+            if attempt == 9:
+                raise
+    raise AssertionError("unreachable")
