@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,3 +237,57 @@ def test_not_a_bundle(tmp_path):
     junk.write_bytes(empty.getvalue())
     code, output = verify(junk, cwd=tmp_path)
     assert code == 1 and "missing" in output
+
+
+def test_the_auditors_day(demo, as_user, tmp_path):
+    """Done when: an auditor picks a branch and reads its whole history in Chinese, opens the
+    state of its project as of the day before certification, downloads the bundle and verifies
+    it with the standalone script in another directory; one changed byte fails and names the
+    event."""
+    from datetime import date, timedelta
+
+    from workflow import trail
+
+    with demo.app_context():  # certification signs a checkpoint through the app's config
+        demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="certified",
+                       echo=lambda *_: None)  # fmt: skip
+    pid = "minbei-2025.mb-jd-t.branch_feature"
+    auditor = as_user("auditor")
+    desk = auditor.get("/audit").get_data(as_text=True)
+    assert "/audit/units/mb-jd-t/trail" in desk
+    # The whole history, page after page.
+    url, history = "/audit/units/mb-jd-t/trail", ""
+    while url:
+        page = auditor.get(url, htmx=url != "/audit/units/mb-jd-t/trail").get_data(as_text=True)
+        history += page
+        found = re.search(r'id="trail-more".*?hx-get="([^"]+)"', page, re.S)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    for sentence in ("提交了机电工程系教工党支部的申报「工匠党员工作室」（第 1 版）", "退回修改：",
+                     "修改后重新提交了", "同意「工匠党员工作室」立项", "登记宣传报道",
+                     "指派评审专家", "评估认定评分结果确定", "进入第 1 次公示",
+                     "认定结果确定：优秀"):  # fmt: skip
+        assert sentence in history, sentence
+    # The day before certification.
+    finalised = next(e for e in log.read_stream(f"project:{pid}") if e.type == "OutcomeFinalised")
+    day = date.fromisoformat(trail.local(finalised.occurred_at)[:10]) - timedelta(days=1)
+    before = auditor.get(f"/audit/projects/{pid}/as-of?at={day.isoformat()}").get_data(as_text=True)
+    assert f"以下为 {day.isoformat()} 23:59（位置" in before
+    assert "公示中" in before and "认定为优秀" not in before
+    assert "认定为优秀" in auditor.get(f"/projects/{pid}").get_data(as_text=True)
+    # The bundle, verified elsewhere with the key (certification signed a checkpoint).
+    path = download(auditor, "/audit/units/mb-jd-t/bundle.zip", tmp_path)
+    key = tmp_path / "elsewhere" / "checkpoint.key"
+    shutil.copy(demo.config["CHECKPOINT_KEY_FILE"], key)
+    code, output = verify(path, "--key", str(key))
+    assert code == 0 and "signatures checked" in output, output
+    assert re.search(r"[1-9]\d* checkpoint\(s\) on the chain", output), output
+    # One byte.
+    raw = path.read_bytes()
+    line = next(x for x in raw.split(b"\n") if b'"OutcomeFinalised"' in x)
+    position, event_id = json.loads(line)[0], json.loads(line)[1]
+    index = raw.index(line) + line.index(b'"outcome') + 3
+    damaged = bytearray(raw)
+    damaged[index] ^= 0x01
+    path.write_bytes(bytes(damaged))
+    code, output = verify(path, "--key", str(key))
+    assert code == 1 and f"BROKEN at position {position} (event {event_id}" in output, output

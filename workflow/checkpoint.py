@@ -100,12 +100,28 @@ def directory(app=None) -> str:
 def write_now(actor: str, app=None) -> dict:
     """Sign the current head into the checkpoint directory and log it. Called by the integrity
     page, by `flask checkpoint` without -o (the daily cron job) and at each certification
-    (call it after the certification's events are appended, outside their transaction)."""
+    (through `auto_checkpoint`, after the certification's events are appended)."""
     from flask import current_app
 
     app = app or current_app
     key = load_key(app.config["CHECKPOINT_KEY_FILE"])
-    folder = directory(app)
+    return _write_into(directory(app), key, actor)
+
+
+def auto_checkpoint(app_config, actor: str = "system") -> dict:
+    """The hook certification calls after finalising (commands/certification.after_finalise),
+    given the app's config: the same as `write_now` for that app."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and current_app.config is app_config:
+        return write_now(actor)
+    folder = app_config.get("CHECKPOINT_DIR") or os.path.join(
+        os.path.dirname(os.path.abspath(app_config["CHECKPOINT_KEY_FILE"])), "checkpoints"
+    )
+    return _write_into(folder, load_key(app_config["CHECKPOINT_KEY_FILE"]), actor)
+
+
+def _write_into(folder: str, key: bytes, actor: str) -> dict:
     os.makedirs(folder, exist_ok=True)
     position, _ = log.head()
     path = os.path.join(folder, f"checkpoint-{position:09d}.json")
