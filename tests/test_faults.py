@@ -253,3 +253,58 @@ def test_a_full_upload_disk_gives_a_clear_message(as_user, app, monkeypatch, fai
     assert response.status_code == 302
     stored = [p for p in upload_dir.rglob("*") if p.is_file()]
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
+
+
+# --- a writer commits between a reader's read and write ------------------------------------
+
+
+def test_marking_read_while_someone_else_writes(demo):
+    """Opening a project marks its notifications read: a transaction that reads, then writes.
+    Begun as a plain (deferred) transaction on SQLite, it failed at once with "database is
+    locked" whenever another request committed in between (WAL: the reader's snapshot is stale,
+    and the busy timeout does not apply). Found by `make load` as 500s on project pages."""
+    from workflow import demo as demo_data
+    from workflow import inbox
+    from workflow.authz import SYSTEM
+    from workflow.commands import orgs
+
+    demo_data.seed(list(demo_data.TREES), PASSWORD, through="submitted", echo=lambda *_: None)
+    username, project = db.fetchone(
+        "SELECT recipient, project FROM notification WHERE project IS NOT NULL "
+        "ORDER BY position LIMIT 1"
+    )
+    positions = [r[0] for r in db.fetchall(
+        "SELECT position FROM notification WHERE recipient = ? AND project = ?", (username, project))]  # fmt: skip
+    assert positions and inbox.unread_count(username) >= len(positions)
+
+    other_done, other_errors = threading.Event(), []
+
+    def other_writer():
+        try:
+            with db.database.connection_context():
+                orgs.create_unit(
+                    SYSTEM, "concurrent-t", "并发测试党支部", "branch", "staff", "ncut-info"
+                )
+            other_done.set()
+        except Exception as exc:  # reported below
+            other_errors.append(exc)
+
+    original, started = db.fetchone, []
+
+    def fetchone_then_let_another_write(sql, params=()):
+        row = original(sql, params)
+        if "FROM notification WHERE recipient" in sql and not started:
+            started.append(threading.Thread(target=other_writer))
+            started[0].start()
+            other_done.wait(1)  # it commits now, unless this transaction holds the write lock
+        return row
+
+    db.fetchone = fetchone_then_let_another_write
+    try:
+        marked = inbox.mark_read(username, positions)
+    finally:
+        db.fetchone = original
+    started[0].join(30)
+    assert not other_errors, other_errors
+    assert marked == len(positions)
+    assert db.fetchone("SELECT 1 FROM org_unit WHERE code = 'concurrent-t'")

@@ -98,7 +98,9 @@ def _read_upto(username: str) -> int:
 def mark_read(username: str, positions: list[int]) -> int:
     """Mark these of the user's notifications read; returns how many were unread."""
     upto, at, marked = _read_upto(username), log.format_time(None), 0
-    with db.database.atomic():
+    # Reads, then writes: on SQLite the write lock must be taken up front (BEGIN IMMEDIATE), or
+    # a commit by anyone in between makes the write fail at once with "database is locked".
+    with db.writer_transaction():
         for position in positions:
             if position <= upto:
                 continue
