@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
-.PHONY: install run test bench lint format sysdeps clean
+.PHONY: install run serve test bench load lint format sysdeps clean
 
 install: $(VENV)/.installed static/vendor/.installed
 
@@ -39,6 +39,17 @@ test: install sysdeps
 
 bench: install
 	$(BIN)/python bench/bench.py
+
+# 50 simulated users against gunicorn (4 workers) for LOAD_SECONDS (60), then the log is verified;
+# writes bench/load.json. DATABASE_URL=postgresql://… runs it on a scratch PostgreSQL database.
+load: install
+	$(BIN)/python bench/load.py
+
+# Production-style: gunicorn on 127.0.0.1:5000, 2 × CPU + 1 workers (deploy/ has systemd and nginx).
+serve: install
+	$(BIN)/flask --app app init-db
+	$(BIN)/gunicorn --preload --workers $$(( $$(nproc) * 2 + 1 )) --bind 127.0.0.1:5000 \
+		--access-logfile - "app:create_app()"
 
 lint: install
 	$(BIN)/ruff check .
