@@ -39,7 +39,7 @@ def samples(comment_id: str) -> dict[str, str]:
         "slug": "minbei-2025", "pid": PID, "unit": "mb-jd", "username": "a-mb-jd",
         "code": "apply", "key": "brand_name", "category": "dept_brand", "kind": "units", "ref": "mb-jd",
         "position": "1", "job_id": "0", "sha256": "0" * 64, "cid": comment_id,
-        "round_": "midterm", "criterion": "P1",
+        "round_": "midterm", "criterion": "P1", "panel": "review",
     }  # fmt: skip
 
 

@@ -34,6 +34,7 @@ ROUTES = {
     ("GET", "/audit/events/<position>"): {"admin", "org", "auditor"},
     ("GET", "/audit/events/<position>/payload"): {"admin", "org", "auditor"},
     ("GET", "/audit/projects/<pid>/as-of"): {"admin", "org", "auditor"},
+    ("GET", "/audit/projects/<pid>/as-of/<panel>"): {"admin", "org", "auditor"},
     ("GET", "/audit/campaigns/<slug>/as-of"): {"admin", "org", "auditor"},
     ("POST", "/admin/org/units"): {"admin", "org"},
     ("POST", "/admin/org/import"): {"admin", "org"},
@@ -130,7 +131,8 @@ SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name"
                "<pid>": "minbei-2025.mb-jd.dept_brand", "<sha256>": hashlib.sha256(SCAN).hexdigest(),
                "<cid>": "5a0c0c5e-0000-4000-8000-00000000c1d0",
                "<criterion>": "P4", "<round_>": "midterm", "<fmt>": "csv",
-               "<kind>": "units", "<ref>": "mb-jd", "<position>": "1", "<job_id>": "0"}  # fmt: skip
+               "<kind>": "units", "<ref>": "mb-jd", "<position>": "1", "<job_id>": "0",
+               "<panel>": "review"}  # fmt: skip
 # The applicant in ALL applies in the other campaign.
 SAMPLE_URLS = {
     "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"

@@ -45,10 +45,14 @@ def test_the_day_before_approval(history, as_user):
     assert banner and banner.group(1) == f"{before_day} 23:59"
     assert int(banner.group(2)) < approved.position
     assert "组织部审核中" in page and "第 2 版" in page
-    assert "同意立项" not in page and "退回修改" in page  # the return is history by then
-    # The live page's markup, without its live panels and actions.
-    assert '<section id="project">' in page and 'id="review-panel"' in page
-    assert "hx-get" not in page.split('<section id="project">')[1].split("</section>")[-2]
+    assert "同意立项" not in page
+    # The live page's markup; its panels load as they stood then, without any action.
+    position = banner.group(2)
+    panels = re.findall(r'hx-get="(/[^"]+)"', page.split('<section id="project">')[1])
+    assert panels and all("/as-of/" in u and f"position={position}" in u for u in panels)
+    review = text(auditor.get(f"/audit/projects/{PID}/as-of/review?position={position}", htmx=True))
+    assert "<html" not in review and "退回修改" in review and "同意立项" not in review
+    assert "<form" not in review
     live = text(auditor.get(f"/projects/{PID}"))
     assert "已立项" in live and "以下为" not in live
 
@@ -152,3 +156,26 @@ def test_the_scratch_database_never_leaks(history, app):
         with timetravel.replayed(moment.position):
             assert db.fetchone("SELECT COUNT(*) FROM event")[0] == 3
         assert db.fetchone("SELECT COUNT(*) FROM event")[0] == log.head()[0]
+
+
+def test_panels_as_of_a_position_without_their_forms(history, as_user):
+    """The organizer's review panel of a project waiting for review carries the decision form
+    live; as of that moment it shows the same state, read-only."""
+    org = as_user("org")
+    resubmitted = position_of("ApplicationSubmitted", which="MAX")
+    opinions = db.fetchone(
+        "SELECT MAX(position) FROM event WHERE stream = ? AND type = 'UnitOpinionRecorded'",
+        (f"project:{PID}",),
+    )[0]
+    assert resubmitted < opinions
+    panel = text(org.get(f"/audit/projects/{PID}/as-of/review?position={opinions}", htmx=True))
+    assert "共 2 个版本" in panel and "<form" not in panel and "提交审核结论" not in panel
+    for query, status in (("", 400), ("?position=999999", 400), ("?position=x", 400)):
+        assert org.get(f"/audit/projects/{PID}/as-of/review{query}").status_code == status
+    assert org.get(f"/audit/projects/{PID}/as-of/nothing?position=3").status_code == 404
+    assert (
+        as_user("s-mb-jd")
+        .get(f"/audit/projects/{PID}/as-of/review?position={opinions}")
+        .status_code
+        == 403
+    )

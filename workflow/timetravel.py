@@ -119,18 +119,13 @@ def project_context(pid: str, moment: Moment) -> dict | None:
     action switched off."""
     from .commands import applications
     from .web import projects as project_pages
-    from .web import review as review_pages
 
-    with replayed(moment.position, _campaign_of(pid)):
+    with replayed(moment.position, campaign_of(pid)):
         project = applications.get_project(pid)
         if project is None:
             return None
         context = project_pages.page_context(project)
-        context.update(
-            decisions=review_pages.decisions(pid),
-            version=log.stream_version(applications.stream(pid)),
-        )
-    context.update(my_turn=False, may_upload=False, may_act=False, as_of=moment)
+    context.update(my_turn=False, may_upload=False, as_of=moment)
     return context
 
 
@@ -148,7 +143,7 @@ def overview_context(slug: str, moment: Moment) -> dict | None:
     return {"config": config, "rows": table, "summary": summary, "as_of": moment}
 
 
-def _campaign_of(pid: str) -> str | None:
+def campaign_of(pid: str) -> str | None:
     row = db.fetchone("SELECT campaign FROM project WHERE id = ?", (pid,))
     return row[0] if row else None
 

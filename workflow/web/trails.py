@@ -6,9 +6,19 @@ the downloads that matter."""
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.http import parse_options_header
 
@@ -256,8 +266,40 @@ def project_as_of(pid):
     if context is None:
         message = f"该项目在位置 {moment.position}（{moment.local_text}）时尚未提交申报。"
         return _chooser(scope.title, back, moments, message, 404)
-    context.update(as_of_live=back, as_of_choose=url_for("trails.project_as_of", pid=pid))
+    context.update(as_of_live=back, as_of_choose=url_for("trails.project_as_of", pid=pid),
+                   as_of_panels=[name for name, endpoint in AS_OF_PANELS.items()
+                                 if endpoint in current_app.view_functions])  # fmt: skip
     return render_template("projects/show.html", **context)
+
+
+# The panels a project page loads on its own (hx-get), by name -> endpoint taking `pid`.
+AS_OF_PANELS = {
+    "review": "review.panel",
+    "scoring": "scoring.project_panel",
+    "evidence": "evidence.panel",
+    "comments": "comments.thread",
+}
+FORM = re.compile(r"<form\b.*?</form>", re.S)
+
+
+@bp.get("/projects/<pid>/as-of/<panel>")
+@allow("audit.trail")
+def project_panel_as_of(pid, panel):
+    """One of the project page's panels as it stood at a position: the panel's own view, run
+    against the replayed log, its forms taken out (the past is read-only)."""
+    trail.viewer_scope(current_actor(), "project", pid)
+    endpoint = AS_OF_PANELS.get(panel)
+    if endpoint is None or endpoint not in current_app.view_functions:
+        raise NotFound("没有这个栏目。")
+    position = trail.parse_position(request.args.get("position"))
+    if not position:
+        raise DomainError("请指定日志位置。")
+    with timetravel.replayed(position, timetravel.campaign_of(pid)):
+        response = current_app.make_response(current_app.view_functions[endpoint](pid=pid))
+        body = response.get_data(as_text=True)
+    if response.status_code != 200:
+        return body, response.status_code
+    return FORM.sub("", body)
 
 
 @bp.get("/campaigns/<slug>/as-of")
