@@ -119,7 +119,7 @@ ROUTES = {
     ("GET", "/campaigns/<slug>/certification"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
     ("POST", "/campaigns/<slug>/certification/propose"): {"org"},
     ("POST", "/campaigns/<slug>/certification/publicity"): {"org"},
-    ("POST", "/campaigns/<slug>/certification/objections"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
+    ("POST", "/campaigns/<slug>/certification/objections"): {"admin", "org", "reviewer1", "s-mb-jd"},
     ("POST", "/campaigns/<slug>/certification/objections/answer"): {"org"},
     ("POST", "/campaigns/<slug>/certification/finalise"): {"org"},
     ("POST", "/projects/<pid>/revoke"): {"org"},

@@ -49,7 +49,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "scoring.view": {ORGANIZER, AUDITOR},
     "scoring.score": {REVIEWER},
     "certify.manage": {ORGANIZER},
-    "objection.lodge": set(ROLES),
+    # Anyone logged in may object during the 公示, except the auditor, who writes nothing.
+    "objection.lodge": {ORGANIZER, APPLICANT, APPROVER, REVIEWER, ADMIN},
     # Audit trails: the full trail (internal comments, audit reads, time travel) and exports;
     # unit members read their own unit's trail without what is internal (workflow/trail.py).
     "audit.trail": {ORGANIZER, AUDITOR, ADMIN},
