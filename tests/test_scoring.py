@@ -539,3 +539,16 @@ def test_rebuild_equals_incremental_over_scoring_tables(approved, history):
     before = projections.snapshot()
     projections.rebuild()
     assert projections.snapshot() == before
+
+
+def test_a_panel_reviewer_reads_and_writes_the_internal_thread(panel, as_user):
+    reviewer = as_user("reviewer1")
+    thread = reviewer.get(f"/projects/{PID}/comments", htmx=True)
+    assert thread.status_code == 200
+    posted = reviewer.post(f"/projects/{PID}/comments",
+                           {"body": "请补充主题党日的签到表。", "visibility": "internal"}, htmx=True)  # fmt: skip
+    assert posted.status_code == 200, posted.get_data(as_text=True)[:400]
+    assert "请补充主题党日的签到表" in reviewer.get(f"/projects/{PID}/comments", htmx=True).get_data(
+        as_text=True
+    )
+    assert as_user("reviewer2").get(f"/projects/{PID}/comments", htmx=True).status_code == 403

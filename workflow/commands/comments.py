@@ -127,7 +127,7 @@ def audience(actor: Actor | None, project: dict) -> str | None:
     """
     if actor is None or not authz.can(actor, "project.view"):
         return None
-    if not authz.in_scope(actor, project["unit"]):
+    if not authz.may_view_project(actor, project):  # a panel reviewer too
         return None
     if is_unit_member(actor, project):
         return UNIT
