@@ -205,6 +205,22 @@ def start_server(url: str, log_path: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("gunicorn 未能启动，见 " + log_path)
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in the server's process group (Linux)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def stop_server(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -425,12 +441,17 @@ def main() -> int:
             people = cast(data["projects"])
             users = [User(base, stats, role, name, projects, data["forms"], deadline, seed=i)
                      for i, (role, name, projects) in enumerate(people)]  # fmt: skip
+            load_before = os.getloadavg()[0]
+            server_cpu, client_cpu = group_cpu_seconds(process.pid), time.process_time()
             began = time.perf_counter()
             for user in users:
                 user.start()
             for user in users:
                 user.join(SECONDS + 120)
             elapsed = time.perf_counter() - began
+            server_cpu = group_cpu_seconds(process.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
+            load_after = os.getloadavg()[0]
         finally:
             stop_server(process)
         tracebacks = open(server_log, encoding="utf-8", errors="replace").read().count("Traceback")
@@ -471,6 +492,13 @@ def main() -> int:
             label: {**percentiles(times), "errors": stats.errors.get(label, 0)}
             for label, times in sorted(stats.times.items())
         },  # fmt: skip
+        # Where the time went: the server's CPU per request (all gunicorn processes) tells the
+        # cost of a page apart from the queueing a busy or shared machine adds to latencies.
+        "server_cpu_s": round(server_cpu, 1),
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(len(all_times), 1), 1),
+        "client_cpu_s": round(client_cpu, 1),
+        "cpu_capacity_s": round(elapsed * (os.cpu_count() or 1), 1),
+        "loadavg_1min": [round(load_before, 2), round(load_after, 2)],
         "log_verified": verified.ok,
         "log_summary": verified.summary(),
         "rebuild_equal": rebuild_equal,
@@ -495,6 +523,9 @@ def report(r: dict) -> None:
     say("\n=== 结果 ===")
     say(f"requests {r['requests']:,}  ({r['requests_per_s']}/s)   errors {r['errors']}   "
         f"overall p50 {o.get('p50_ms')} ms  p95 {o.get('p95_ms')} ms  p99 {o.get('p99_ms')} ms")  # fmt: skip
+    say(f"server CPU {r['server_cpu_s']} s ({r['server_cpu_ms_per_request']} ms/request), client CPU "
+        f"{r['client_cpu_s']} s, of {r['cpu_capacity_s']} s on {r['machine']['cpus']} CPUs; "
+        f"load average {r['loadavg_1min'][0]} → {r['loadavg_1min'][1]}")  # fmt: skip
     say(f"{'page':<58} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'err':>4}")
     for label, p in r["pages"].items():
         say(
