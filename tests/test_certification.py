@@ -33,7 +33,9 @@ def state(pid):
 
 def ranked(category):
     config = campaigns.get(SLUG)
-    return [r["id"] for r in scoring.ranking(config, "final")[category] if r["aggregate"] is not None]
+    return [
+        r["id"] for r in scoring.ranking(config, "final")[category] if r["aggregate"] is not None
+    ]
 
 
 def version(browser):

@@ -485,8 +485,12 @@ ops = st.lists(
         st.tuples(st.just("assign"), st.integers(0, 16), st.integers(0, 6)),
         st.tuples(st.just("unassign"), st.integers(0, 16), st.integers(0, 6)),
         st.tuples(st.just("conflict"), st.integers(0, 16), st.integers(0, 6)),
-        st.tuples(st.just("score"), st.integers(0, 16), st.integers(0, 6),
-                  st.sampled_from(["0", "10", "15.5", "30", "31", "x"])),  # fmt: skip
+        st.tuples(
+            st.just("score"),
+            st.integers(0, 16),
+            st.integers(0, 6),
+            st.sampled_from(["0", "10", "15.5", "30", "31", "x"]),
+        ),  # fmt: skip
         st.tuples(st.just("rubric"), st.sampled_from(["20", "25", "30", "bad"])),
         st.tuples(st.just("close"), st.sampled_from(["midterm", "final"])),
     ),
@@ -507,7 +511,9 @@ def test_rebuild_equals_incremental_over_scoring_tables(approved, history):
     reviewers = [p["username"] for p in assignment.pool(scoring.campaigns.get(SLUG))]
     for round_ in ("midterm", "final"):
         if scoring.round_state(SLUG, round_)["state"] == "pending":
-            scoring.open_round(org, SLUG, round_, "", log.stream_version(scoring.panel_stream(SLUG)))
+            scoring.open_round(
+                org, SLUG, round_, "", log.stream_version(scoring.panel_stream(SLUG))
+            )
     for op in history:
         kind, *args = op
         version = log.stream_version(scoring.panel_stream(SLUG))
@@ -548,7 +554,7 @@ def test_a_panel_reviewer_reads_and_writes_the_internal_thread(panel, as_user):
     posted = reviewer.post(f"/projects/{PID}/comments",
                            {"body": "请补充主题党日的签到表。", "visibility": "internal"}, htmx=True)  # fmt: skip
     assert posted.status_code == 200, posted.get_data(as_text=True)[:400]
-    assert "请补充主题党日的签到表" in reviewer.get(f"/projects/{PID}/comments", htmx=True).get_data(
-        as_text=True
-    )
+    assert "请补充主题党日的签到表" in reviewer.get(
+        f"/projects/{PID}/comments", htmx=True
+    ).get_data(as_text=True)
     assert as_user("reviewer2").get(f"/projects/{PID}/comments", htmx=True).status_code == 403

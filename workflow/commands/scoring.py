@@ -33,6 +33,7 @@ ROUND_MOVES = {"midterm": "score_midterm", "final": "score_final"}
 COMMENT_MAX = 500
 REASON_MAX = 500
 
+
 def panel_stream(slug: str) -> str:
     return f"panel:{slug}"
 
@@ -199,7 +200,9 @@ def criterion_from_form(values: dict, base: dict | None = None) -> dict:
     for key, limit in (("guidance", 500), ("evidence", 200)):
         text = (values.get(key) or "").strip()
         if len(text) > limit:
-            raise DomainError(f"{'评分说明' if key == 'guidance' else '考评材料'}不超过 {limit} 字。")
+            raise DomainError(
+                f"{'评分说明' if key == 'guidance' else '考评材料'}不超过 {limit} 字。"
+            )
         if text:
             c[key] = text
         else:
@@ -595,7 +598,7 @@ def save_draft(actor: Actor, pid: str, round_: str, inputs: dict, comments: dict
     project, _config, _stage = require_scorer(actor, pid, round_)
     r = current_rubric(project["campaign"])
     kept_inputs = clean_inputs(r, inputs)
-    kept_comments = {k: str(v)[:COMMENT_MAX * 2] for k, v in comments.items() if str(v).strip()}
+    kept_comments = {k: str(v)[: COMMENT_MAX * 2] for k, v in comments.items() if str(v).strip()}
     at = log.format_time(now)
     with db.database.atomic():
         db.execute(

@@ -94,7 +94,9 @@ def _rubric_rows(r: dict) -> list[dict]:
         if c.get("levels"):
             detail.append("；".join(f"{n}={p}" for n, p in c["levels"]))
         if c.get("mode") == "veto":
-            detail.append("不合格" if c.get("effect", "fail") == "fail" else f"封顶 {c.get('cap')} 分")
+            detail.append(
+                "不合格" if c.get("effect", "fail") == "fail" else f"封顶 {c.get('cap')} 分"
+            )
         if c.get("step") is not None:
             detail.append(f"步长 {c['step']}")
         rows.append({**c, "depth": depth, "mode_label": rubric.MODES.get(c.get("mode", "range")),
@@ -610,7 +612,10 @@ def submit(pid, round_):
                        request.form.get("version"))  # fmt: skip
         notice = "评分已提交。评分结束前您仍可修改，每次修改都会记录。"
     except ConcurrencyError:
-        status, error = 409, "您在别处（另一个窗口）已提交过新的评分，本次未保存。请核对下方最新评分后再修改。"
+        status, error = (
+            409,
+            "您在别处（另一个窗口）已提交过新的评分，本次未保存。请核对下方最新评分后再修改。",
+        )
     except DomainError as exc:
         if isinstance(exc, (Forbidden, NotFound)):
             raise
