@@ -285,3 +285,33 @@ def test_demo_through_certified(demo):
     head = log.head()
     demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="certified", echo=lambda *_: None)
     assert log.head() == head
+
+
+def test_an_upheld_objection_lowers_the_outcome_before_finalising(scored, as_user):
+    org = as_user("org")
+    suggested = propose_all(org)
+    now = datetime.now(UTC)
+    start_publicity(org, now - timedelta(days=4), now + timedelta(days=1))
+    target = sorted(pid for pid, o in suggested.items() if o == "excellent")[0]
+    certification.lodge_objection(get_account("a-mb-ts"), SLUG, target, "活动照片与其他单位重复。")
+    oid = certification.objections(SLUG)[0]["id"]
+    answered = org.post(f"/campaigns/{SLUG}/certification/objections/answer",
+                        {"objection": oid, "verification": "比对原图，两张照片确与他单位重复。",
+                         "answer": "异议成立，调整为验收通过。", "upheld": "1",
+                         "version": version(org)}, htmx=True)  # fmt: skip
+    assert answered.status_code == 200 and "异议成立" in answered.get_data(as_text=True)
+    before = log.head()
+    up = propose(org, {next(p for p, o in suggested.items() if o == "passed"): "excellent"})
+    assert up.status_code == 400 and "正在公示，只能下调" in up.get_data(as_text=True)
+    assert log.head() == before
+    assert propose(org, {target: "passed"}, "异议成立，下调").status_code == 200
+    assert certification.proposals(SLUG)[target]["publicity"] == 1  # still under this 公示
+    assert certification.quota_status(campaigns.get(SLUG))["branch_feature"]["remaining"] >= 0
+    certification.finalise(get_account("org"), SLUG,
+                           log.stream_version(certification.stream(SLUG)),
+                           now=now + timedelta(days=1, hours=1))  # fmt: skip
+    assert state(target) == "passed"
+    # a passed project can only come back as excellent, for a free place
+    with pytest.raises(DomainError, match="只能在有空余名额时再建议为优秀"):
+        certification.propose(get_account("org"), SLUG, {target: "not_passed"}, "",
+                              log.stream_version(certification.stream(SLUG)))  # fmt: skip

@@ -206,6 +206,10 @@ def propose(actor: Actor, slug: str, wanted: dict[str, str], note: str, version,
                     )
             else:
                 lifecycle.require_state("propose", project["state"])
+                if project["state"] == "passed" and outcome != "excellent":
+                    raise DomainError(
+                        f"「{project['brand_name']}」已验收通过，只能在有空余名额时再建议为优秀。"
+                    )
             changes[pid] = outcome
         if not changes:
             raise DomainError("认定建议没有变化。")

@@ -315,12 +315,14 @@ def project_scored(e):
 def proposed(e):
     p = e.payload
     campaign, category = _project_campaign(p["project"])
+    # A proposal lowered during its 公示 stays under that 公示.
+    row = db.fetchone("SELECT publicity FROM cert_proposal WHERE project = ?", (p["project"],))
     db.execute("DELETE FROM cert_proposal WHERE project = ?", (p["project"],))
     db.execute(
         "INSERT INTO cert_proposal (project, campaign, category, outcome, score, rank, note, "
-        "publicity, actor, at, position) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+        "publicity, actor, at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (p["project"], campaign, category, p["outcome"], p["score"], p["rank"], p["note"],
-         e.actor, e.occurred_at, e.position),
+         row[0] if row else None, e.actor, e.occurred_at, e.position),
     )  # fmt: skip
 
 
