@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from json.encoder import encode_basestring
 
 import peewee
 
@@ -53,6 +55,21 @@ def event_hash(
 ) -> str:
     """SHA-256 of the canonical JSON array of the event's fields, the stored payload text
     included verbatim as a string, ending with the previous event's hash."""
+    if type(position) is int and type(version) is int and type(schema_version) is int:
+        # The hot path of append and verify: the very text canonical_json gives for three ints
+        # and seven strings (`encode_basestring` is what json.dumps uses with
+        # ensure_ascii=False), without building an encoder per call. Anything else, e.g. a
+        # tampered column of another type, takes the general encoder below.
+        try:
+            material = (
+                f"[{position},{encode_basestring(event_id)},{encode_basestring(stream)},"
+                f"{version},{encode_basestring(type_)},{schema_version},"
+                f"{encode_basestring(payload)},{encode_basestring(actor)},"
+                f"{encode_basestring(occurred_at)},{encode_basestring(prev_hash)}]"
+            )
+            return hashlib.sha256(material.encode("utf-8")).hexdigest()
+        except TypeError:
+            pass
     material = canonical_json(
         [
             position,
@@ -94,28 +111,25 @@ def append(
     writes nothing (a double-clicked submit appends once). Raises ConcurrencyError when the
     stream has moved on.
     """
-    from . import projections  # projections import the log's readers; avoid the cycle
-
     if not events:
         return []
     at = format_time(now)
+    event_ids = [e.event_id for e in events]
     try:
         with db.writer_transaction():
             db.take_writer_lock()
-            stored = _already_stored([e.event_id for e in events])
-            if stored is not None:
-                return stored
-            current = stream_version(stream)
+            position, prev, current, stored = _state(stream, event_ids)
+            if stored:
+                return _already_stored(event_ids)
             if current != expected_version:
                 raise ConcurrencyError(stream, expected_version, current)
-            position, prev = head()
             written = []
             for offset, new in enumerate(events, start=1):
                 written.append(
                     _insert(position + offset, stream, current + offset, new, actor, at, prev)
                 )
                 prev = written[-1].hash
-            projections.apply_all(written)
+            _projections().apply_all(written)
             return written
     except peewee.IntegrityError as exc:
         # The unique (stream, version) key is the backstop behind the version check. Any other
@@ -124,6 +138,39 @@ def append(
         if actual == expected_version:
             raise
         raise ConcurrencyError(stream, expected_version, actual) from exc
+
+
+def _projections():
+    """The projections package (imported late: it imports this module's readers)."""
+    global _PROJECTIONS
+    if _PROJECTIONS is None:
+        from . import projections
+
+        _PROJECTIONS = projections
+    return _PROJECTIONS
+
+
+_PROJECTIONS = None
+
+
+@lru_cache(maxsize=64)
+def _state_sql(ids: int) -> str:
+    """One query for what append checks under the writer lock: the head (no row when the log
+    is empty), the stream's version, and how many of the batch's event ids are stored."""
+    marks = ", ".join(["?"] * ids)
+    return (
+        "SELECT e.position, e.hash, (SELECT MAX(version) FROM event WHERE stream = ?), "
+        f"(SELECT COUNT(*) FROM event WHERE event_id IN ({marks})) "
+        "FROM event e ORDER BY e.position DESC LIMIT 1"
+    )
+
+
+def _state(stream: str, event_ids: list[str]) -> tuple[int, str, int, int]:
+    """(head position, head hash, stream version, count of these ids already stored)."""
+    row = db.fetchone(_state_sql(len(event_ids)), (stream, *event_ids))
+    if row is None:
+        return 0, GENESIS_HASH, 0, 0
+    return row[0], row[1], row[2] or 0, row[3]
 
 
 def _already_stored(event_ids: list[str]) -> list[Event] | None:
@@ -274,7 +321,7 @@ def verify_rows(rows, checkpoints=(), page: int = 5000, progress=None) -> Verify
         )
         if recomputed != h:
             return _broken(count, prev, position, "事件内容与其哈希不符")
-        if position in wanted and wanted.pop(position) != h:
+        if wanted and position in wanted and wanted.pop(position) != h:
             return _broken(count, prev, position, "与检查点记录的哈希不符")
         prev, expected_position, count = h, position + 1, count + 1
         if progress and count % page == 0:
