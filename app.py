@@ -114,13 +114,17 @@ def create_app(config: dict | None = None) -> Flask:
         g.nonce = None
 
     @app.before_request
-    def _refuse_nul():
-        """No field has a use for NUL, and PostgreSQL cannot store it in text (a 500 there)."""
-        if any("\x00" in v for source in (request.args, request.form)
-               for values in source.listvalues() for v in values):  # fmt: skip
-            from workflow.errors import DomainError
+    def _drop_nul():
+        """No field has a use for NUL and PostgreSQL cannot store it in text (a 500 there): it
+        is dropped from every field and query value, as comments drop control characters."""
+        from werkzeug.datastructures import ImmutableMultiDict
 
-            raise DomainError("输入内容包含不允许的控制字符（NUL），请删除后重试。")
+        for name in ("args", "form"):
+            source = getattr(request, name)
+            if any("\x00" in k + v for k, v in source.items(multi=True)):
+                setattr(request, name, ImmutableMultiDict(
+                    [(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in source.items(multi=True)]
+                ))  # fmt: skip
 
     @app.teardown_request
     def _close(exc):
