@@ -102,7 +102,10 @@ SIDE_TABLES = [
 def create_all() -> None:
     from . import visits
 
-    with db.database.atomic():
+    # Every gunicorn worker runs this as it boots, all at once: one at a time (the writer lock),
+    # or PostgreSQL deadlocks on the triggers and SQLite refuses a deferred transaction's write.
+    with db.writer_transaction():
+        db.take_writer_lock()
         for sql in [EVENT_TABLE, *EVENT_INDEXES, *SIDE_TABLES, visits.TABLE]:
             db.database.execute_sql(sql)
         for p in projections.REGISTRY:

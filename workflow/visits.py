@@ -26,14 +26,14 @@ def record(username: str, project: str) -> int:
     """Mark the project seen up to the current head; returns the position seen before."""
     before = last_seen(username, project)
     position, _ = log.head()
-    with db.database.atomic():
-        db.execute(
-            "DELETE FROM project_visit WHERE username = ? AND project = ?", (username, project)
-        )
-        db.execute(
-            "INSERT INTO project_visit (username, project, seen_position, at) VALUES (?, ?, ?, ?)",
-            (username, project, position, log.format_time(None)),
-        )
+    # One statement: two tabs of one user at once must not both insert (a unique-key error on
+    # PostgreSQL, where "delete, then insert" does not serialize them).
+    db.execute(
+        "INSERT INTO project_visit (username, project, seen_position, at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (username, project) DO UPDATE SET seen_position = excluded.seen_position, "
+        "at = excluded.at",
+        (username, project, position, log.format_time(None)),
+    )
     return before
 
 

@@ -124,16 +124,14 @@ def save_draft(actor: Actor, slug: str, category: str, values: dict, now=None) -
     keys = {f["key"] for f in config["form"]}
     kept = {k: str(v)[:20000] for k, v in values.items() if k in keys}
     at = log.format_time(now)
-    with db.database.atomic():
-        db.execute(
-            "DELETE FROM application_draft WHERE campaign = ? AND unit = ? AND category = ?",
-            (slug, actor.unit, category),
-        )
-        db.execute(
-            "INSERT INTO application_draft (campaign, unit, category, fields, username, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (slug, actor.unit, category, canonical_json(kept), actor.username, at),
-        )
+    # An upsert, not "delete, then insert": two members of a unit autosaving at once must not
+    # collide on the key (a 500 on PostgreSQL); the later save wins.
+    db.execute(
+        "INSERT INTO application_draft (campaign, unit, category, fields, username, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, unit, category) DO UPDATE SET "
+        "fields = excluded.fields, username = excluded.username, updated_at = excluded.updated_at",
+        (slug, actor.unit, category, canonical_json(kept), actor.username, at),
+    )
 
 
 # --- Submission ------------------------------------------------------------------------------

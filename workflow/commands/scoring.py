@@ -600,17 +600,15 @@ def save_draft(actor: Actor, pid: str, round_: str, inputs: dict, comments: dict
     kept_inputs = clean_inputs(r, inputs)
     kept_comments = {k: str(v)[: COMMENT_MAX * 2] for k, v in comments.items() if str(v).strip()}
     at = log.format_time(now)
-    with db.database.atomic():
-        db.execute(
-            "DELETE FROM score_draft WHERE project = ? AND round = ? AND reviewer = ?",
-            (pid, round_, actor.username),
-        )
-        db.execute(
-            "INSERT INTO score_draft (project, round, reviewer, rubric_version, inputs, comments, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (pid, round_, actor.username, int(r.get("version", 1)), canonical_json(kept_inputs),
-             canonical_json(kept_comments), at),
-        )  # fmt: skip
+    # An upsert: the same reviewer saving from two tabs at once must not collide on the key.
+    db.execute(
+        "INSERT INTO score_draft (project, round, reviewer, rubric_version, inputs, comments, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, round, reviewer) DO "
+        "UPDATE SET rubric_version = excluded.rubric_version, inputs = excluded.inputs, "
+        "comments = excluded.comments, updated_at = excluded.updated_at",
+        (pid, round_, actor.username, int(r.get("version", 1)), canonical_json(kept_inputs),
+         canonical_json(kept_comments), at),
+    )  # fmt: skip
     return at
 
 
