@@ -31,7 +31,6 @@ import platform
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -173,34 +172,32 @@ def build(url: str) -> dict:
 # --- 2. the server -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(url: str, log_path: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    """gunicorn on a port the kernel picks (read back from its log): no race for a free port."""
     env = dict(os.environ, DATABASE_URL=url, BRANDFLOW_INSTANCE=INSTANCE, SECRET_KEY="load",
                PASSWORD_HASH_METHOD=HASH, DEMO_PASSWORD=PASSWORD,
                UPLOAD_DIR=os.path.join(INSTANCE, "uploads"),
                CHECKPOINT_KEY_FILE=os.path.join(INSTANCE, "checkpoint.key"))  # fmt: skip
+    offset = os.path.getsize(log_path)
     with open(log_path, "ab") as fh:
         process = subprocess.Popen(
-            [GUNICORN, "--preload", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+            [GUNICORN, "--preload", "--workers", str(WORKERS), "--bind", "127.0.0.1:0",
              "--timeout", "60", "app:create_app()"],
             cwd=ROOT, env=env, stdout=fh, stderr=fh, start_new_session=True,
         )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline, base = time.monotonic() + 60, None
+    while time.monotonic() < deadline and process.poll() is None:
+        if base is None:
+            with open(log_path, encoding="utf-8", errors="replace") as fh:
+                fh.seek(offset)
+                found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", fh.read())
+            base = found.group(1) if found else None
         try:
-            if Session(base).request("GET", "/healthz")[0] == 200:
+            if base and Session(base).request("GET", "/healthz")[0] == 200:
                 return process, base
         except OSError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            break
+            pass
+        time.sleep(0.2)
     stop_server(process)
     raise SystemExit("gunicorn 未能启动，见 " + log_path)
 
