@@ -90,6 +90,12 @@ ROUTES = {
     ("GET", "/projects/<pid>/comments/<cid>/history"): {"org", "auditor", "s-mb-jd"},
     ("POST", "/projects/<pid>/comments/<cid>/resolve"): {"org"},
     ("POST", "/projects/<pid>/comments/<cid>/reopen"): {"org"},
+    # review (the sample project still waits for its opinion: decisions answer 400)
+    ("GET", "/review"): {"org"},
+    ("POST", "/review/bulk"): {"org"},
+    ("POST", "/projects/<pid>/review"): {"org"},
+    ("GET", "/projects/<pid>/review-panel"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/diff"): {"org", "auditor", "s-mb-jd"},
     # scoring and certification (the sample project is not in a round: reviewer1 is not on its
     # panel, so the reviewer's own routes answer 403 to everyone here; tests/test_scoring.py)
     ("GET", "/campaigns/<slug>/rubric"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
