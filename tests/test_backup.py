@@ -11,7 +11,7 @@ import uuid
 from urllib.parse import urlparse, urlunparse
 
 import pytest
-from conftest import DEMO_PASSWORD, Browser, _admin_connect, make_app
+from tests.conftest import DEMO_PASSWORD, Browser, _admin_connect, make_app
 
 from workflow import db, log, projections
 

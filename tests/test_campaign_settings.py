@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import DEMO_PASSWORD, Browser
+from tests.conftest import DEMO_PASSWORD, Browser
 
 from workflow import db, log
 from workflow.authz import SYSTEM

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD
 
 from workflow import db, log, projections
 from workflow.commands import comments

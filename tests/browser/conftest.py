@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_helpers import HTMX_TRACKER, PASSWORD, login
+from tests.browser.browser_helpers import HTMX_TRACKER, PASSWORD, login
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("BRANDFLOW_CHROMIUM", "/usr/bin/chromium")
