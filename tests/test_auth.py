@@ -239,7 +239,7 @@ def test_login_and_logout(browser, demo):
 
 
 def test_wrong_password_then_throttle(browser, demo):
-    for attempt in range(5):
+    for _attempt in range(5):
         response = browser.login("org", "wrong-password")
         assert response.status_code == 401
         assert "用户名或密码错误" in response.get_data(as_text=True) or "锁定" in response.get_data(

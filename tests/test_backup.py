@@ -11,8 +11,8 @@ import uuid
 from urllib.parse import urlparse, urlunparse
 
 import pytest
-from tests.conftest import DEMO_PASSWORD, Browser, _admin_connect, make_app
 
+from tests.conftest import DEMO_PASSWORD, Browser, _admin_connect, make_app
 from workflow import db, log, projections
 
 

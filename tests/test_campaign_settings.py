@@ -5,8 +5,8 @@ import json
 import re
 
 import pytest
-from tests.conftest import DEMO_PASSWORD, Browser
 
+from tests.conftest import DEMO_PASSWORD, Browser
 from workflow import db, log
 from workflow.authz import SYSTEM
 from workflow.commands import accounts, campaigns

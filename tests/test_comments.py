@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.conftest import DEMO_PASSWORD
 
+from tests.conftest import DEMO_PASSWORD
 from workflow import db, log, projections
 from workflow.commands import comments
 from workflow.commands.accounts import get_account

@@ -26,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tests.browser.browser_helpers import HTMX_TRACKER, PASSWORD, login
 
 ROOT = Path(__file__).resolve().parents[2]

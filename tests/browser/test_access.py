@@ -4,6 +4,7 @@ and axe-core on the main pages: no serious or critical accessibility violations.
 from __future__ import annotations
 
 import pytest
+
 from tests.browser.browser_helpers import settle
 
 pytestmark = pytest.mark.browser

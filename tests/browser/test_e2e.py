@@ -14,6 +14,7 @@ import re
 from datetime import date
 
 import pytest
+
 from tests.browser.browser_helpers import settle
 
 pytestmark = pytest.mark.browser
