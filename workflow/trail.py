@@ -39,6 +39,7 @@ from . import authz, db, diff, log
 from .campaign_templates import CATEGORIES, NEWS_LEVELS
 from .errors import DomainError, Forbidden, NotFound
 from .events import CATALOGUE, Event, NewEvent, from_row
+from .exports import spreadsheet_safe
 from .lifecycle import STATES
 from .orgtree import LEVELS
 
@@ -1192,9 +1193,7 @@ CSV_HEADER = ["位置", "时间（北京时间）", "时间（UTC）", "操作�
 
 
 def csv_safe(text) -> str:
-    """Cells starting with = + - @ would run as formulas in a spreadsheet."""
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe("" if text is None else str(text))
 
 
 def csv_text(events, names: Names) -> str:

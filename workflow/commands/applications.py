@@ -34,6 +34,11 @@ def stream(pid: str) -> str:
     return f"project:{pid}"
 
 
+def version(pid: str) -> int:
+    """The project stream's version: what a form carries so a stale action is a conflict."""
+    return log.stream_version(stream(pid))
+
+
 def get_project(pid: str) -> dict | None:
     row = db.fetchone(
         "SELECT id, campaign, unit, category, state, revision, brand_name, pending_approvals, "

@@ -96,20 +96,12 @@ def drive_submitted(slug: str) -> int:
         for step in applications.get_project(pid)["pending_approvals"]:
             clock += timedelta(hours=3)
             secretary = get_account(f"s-{step['unit']}")
-            project = applications.get_project(pid)
             applications.record_opinion(
                 secretary, pid, "agree", "同意申报。该品牌定位准确、措施可行，支部将全力支持。",
                 PEOPLE[step["unit"]][0], clock.date().isoformat(),
-                _version(pid), now=clock,
+                applications.version(pid), now=clock,
             )  # fmt: skip
-            assert project is not None
     return moved
-
-
-def _version(pid):
-    from .. import log
-
-    return log.stream_version(applications.stream(pid))
 
 
 def discussion(pid, clock):

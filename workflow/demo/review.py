@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from .. import db, log
+from .. import db
 from ..commands import applications, campaigns, review
 from ..commands.accounts import get_account
 from ..deadlines import parse_local
@@ -21,10 +21,6 @@ REJECT_REASON = (
 )
 
 
-def _version(pid: str) -> int:
-    return log.stream_version(applications.stream(pid))
-
-
 def _complete_opinions(pid: str, clock):
     """Every opinion still pending is given (agree) by the right secretary."""
     project = applications.get_project(pid)
@@ -34,7 +30,7 @@ def _complete_opinions(pid: str, clock):
         secretary = get_account(f"s-{step['unit']}")
         applications.record_opinion(
             secretary, pid, "agree", "同意上报。", PEOPLE[step["unit"]][0],
-            clock.date().isoformat(), _version(pid), now=clock,
+            clock.date().isoformat(), applications.version(pid), now=clock,
         )  # fmt: skip
         project = applications.get_project(pid)
     return clock
@@ -81,7 +77,9 @@ def drive_approved(slug: str, discuss=None) -> dict:
     if len(waiting) >= 3:
         returned, rejected = waiting[1], waiting[-1]
         clock += timedelta(days=1)
-        review.decide(ORGANIZER, returned, "return", RETURN_REASON, _version(returned), now=clock)
+        review.decide(
+            ORGANIZER, returned, "return", RETURN_REASON, applications.version(returned), now=clock
+        )
         if discuss:
             clock = discuss(returned, clock)
         clock += timedelta(days=1)
@@ -89,13 +87,20 @@ def drive_approved(slug: str, discuss=None) -> dict:
         clock = _complete_opinions(returned, clock + timedelta(hours=1))
         counts["returned_and_resubmitted"] = 1
         clock += timedelta(hours=3)
-        review.decide(ORGANIZER, rejected, "reject", REJECT_REASON, _version(rejected), now=clock)
+        review.decide(
+            ORGANIZER, rejected, "reject", REJECT_REASON, applications.version(rejected), now=clock
+        )
         counts["rejected"] = 1
     for pid in pids:
         if applications.get_project(pid)["state"] == "under_review":
             clock += timedelta(hours=1)
             review.decide(
-                ORGANIZER, pid, "approve", "同意立项，进入培育创建阶段。", _version(pid), now=clock
+                ORGANIZER,
+                pid,
+                "approve",
+                "同意立项，进入培育创建阶段。",
+                applications.version(pid),
+                now=clock,
             )
             counts["approved"] += 1
     return counts

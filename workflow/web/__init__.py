@@ -52,6 +52,15 @@ def allow(permission: str):
     return decorate
 
 
+def form_int(value, default=-1) -> int:
+    """A number posted by a form (a version, an edit count); `default` when it is not one,
+    which the command then refuses as stale or invalid."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def is_htmx() -> bool:
     from flask import request
 

@@ -12,6 +12,7 @@ from ..campaign_templates import CATEGORIES
 from ..commands import campaigns
 from ..deadlines import parse_local, show
 from ..errors import Forbidden
+from ..exports import spreadsheet_safe
 from . import allow, current_actor, render
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -80,15 +81,10 @@ def overview_csv(slug):
     )
     for r in shown:
         writer.writerow([r["unit"], r["unit_name"], r["unit_label"], r["category_name"],
-                         r["status_label"], _csv_safe(r["brand_name"]), "是" if r["late"] else "",
+                         r["status_label"], spreadsheet_safe(r["brand_name"]), "是" if r["late"] else "",
                          r["project"] or ""])  # fmt: skip
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={slug}-overview.csv"})  # fmt: skip
-
-
-def _csv_safe(text: str) -> str:
-    """Cells starting with = + - @ would run as formulas in Excel."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def my_projects(actor: authz.Actor) -> list[dict]:

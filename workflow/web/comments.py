@@ -17,7 +17,7 @@ from ..commands import campaigns
 from ..commands import comments as cmd
 from ..deadlines import show_utc_text
 from ..errors import DomainError
-from . import allow, current_actor, is_htmx
+from . import allow, current_actor, form_int, is_htmx
 
 bp = Blueprint("comments", __name__)
 
@@ -155,13 +155,6 @@ def _card(project: dict, comment: dict, status: int = 200):
     return _fragment("comments/comment.html", status, c=comment, **context)
 
 
-def _int(value, default=-1) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 # --- Routes ----------------------------------------------------------------------------------
 
 
@@ -223,7 +216,7 @@ def edit(pid, cid):
     if request.method == "GET":
         return _fragment("comments/edit.html", c=comment, body=comment["body"],
                          edits=comment["edits"], **context)  # fmt: skip
-    body, seen_edits = request.form.get("body", ""), _int(request.form.get("edits"))
+    body, seen_edits = request.form.get("body", ""), form_int(request.form.get("edits"))
     try:
         cmd.edit(actor, pid, cid, body, seen_edits)
     except cmd.StaleComment:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 
@@ -21,6 +20,7 @@ from ..commands import campaigns, deferrals, evidence, funding
 from ..commands.applications import FormErrors
 from ..deadlines import show_utc_text
 from ..errors import DomainError
+from ..exports import disposition, spreadsheet_safe
 from ..log import ConcurrencyError
 from . import allow, current_actor, is_htmx, render
 from .campaigns import load_campaign
@@ -342,9 +342,8 @@ def attachment(pid, sha256):
     data = funding.files.read(_upload_dir(), sha256)
     kind = photos.sniff(data)
     mime = {"jpeg": "image/jpeg", "png": "image/png"}.get(kind) or found[1] or "application/pdf"
-    disposition = "inline" if kind else "attachment"
     return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found[0] or sha256)}",
+        "Content-Disposition": disposition(found[0] or sha256, inline=bool(kind)),
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, max-age=31536000, immutable"})  # fmt: skip
 
@@ -411,13 +410,6 @@ def matrix(slug):
                   direction=request.args.get("dir") or "asc")  # fmt: skip
 
 
-def _safe(value):
-    """Cells starting with = + - @ would run as formulas in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @bp.get("/campaigns/<slug>/compliance.csv")
 @allow("campaign.overview")
 def matrix_csv(slug):
@@ -428,7 +420,7 @@ def matrix_csv(slug):
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_safe(v) for v in row])
+        writer.writerow([spreadsheet_safe(v) for v in row])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={slug}-compliance.csv"})  # fmt: skip
 

@@ -19,13 +19,14 @@ from flask import (
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
-from .. import authz, db, lifecycle, log
+from .. import authz, db, lifecycle
 from ..campaign_templates import CATEGORIES
 from ..commands import applications, campaigns
 from ..commands.applications import DECISIONS, OPINION_LEVELS, FormErrors
 from ..deadlines import show as show_time
 from ..deadlines import show_utc_text, window
 from ..errors import DomainError, Forbidden, NotFound
+from ..exports import disposition
 from ..log import ConcurrencyError
 from . import allow, current_actor, render
 from .forms import OpinionForm, PaperCopyForm
@@ -214,7 +215,9 @@ def page_context(project: dict, opinion_form=None, error=None) -> dict:
     step = project["pending_approvals"][0] if project["state"] == "submitted" else None
     context["my_turn"] = bool(step and actor.has("approver") and actor.unit == step["unit"])
     context["step"] = step
-    context["opinion_form"] = opinion_form or OpinionForm(version=_version(project["id"]))
+    context["opinion_form"] = opinion_form or OpinionForm(
+        version=applications.version(project["id"])
+    )
     context["may_upload"] = applications.may_attach_paper_copy(actor, project)
     context["copy_form"] = PaperCopyForm()
     levels = [s["level"] for s in applications.opinion_steps(project)]
@@ -229,10 +232,6 @@ def show(pid):
     """A project: its state, the next action spelled out, the content, opinions and scans."""
     project = load_project(pid)
     return render("projects/show.html", "projects/show.html", **page_context(project))
-
-
-def _version(pid: str) -> int:
-    return log.stream_version(applications.stream(pid))
 
 
 @bp.post("/projects/<pid>/opinion")
@@ -274,7 +273,7 @@ def _conflict_page(pid, form):
     """The project changed since the page was read: show the new state, keep what was typed,
     and let the form carry the new version."""
     project = applications.get_project(pid)
-    form.version.data = str(_version(pid))
+    form.version.data = str(applications.version(pid))
     message = ("您提交前，这份申报已有新的变化（见本页最新内容），意见未保存。"
                "请核对后再次提交；您填写的内容已保留。")  # fmt: skip
     body = render_template("projects/show.html", **page_context(project, form, message))
@@ -316,13 +315,7 @@ def download(pid, sha256):
         abort(404)
     data = applications.files.read(current_app.config["UPLOAD_DIR"], sha256)
     return Response(data, mimetype=row[1], headers={
-        "Content-Disposition": _disposition(row[0]), "X-Content-Type-Options": "nosniff"})  # fmt: skip
-
-
-def _disposition(name: str) -> str:
-    from urllib.parse import quote
-
-    return f"attachment; filename*=UTF-8''{quote(name)}"
+        "Content-Disposition": disposition(row[0]), "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 
 @bp.get("/projects/<pid>/application.pdf")
@@ -334,4 +327,4 @@ def application_pdf(pid):
     project = load_project(pid)
     data = application_pdf_bytes(project["id"])
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": _disposition(f"申报表-{project['id']}.pdf")})  # fmt: skip
+                    headers={"Content-Disposition": disposition(f"申报表-{project['id']}.pdf")})  # fmt: skip

@@ -9,11 +9,11 @@ from flask import Blueprint, Response, request, url_for
 
 from .. import authz, db, diff, lifecycle
 from ..campaign_templates import CATEGORIES
-from ..commands import campaigns, review
+from ..commands import applications, campaigns, review
 from ..deadlines import show_utc_text
 from ..errors import DomainError
 from ..log import ConcurrencyError
-from . import allow, current_actor, render
+from . import allow, current_actor, form_int, render
 from .projects import load_project
 
 bp = Blueprint("review", __name__)
@@ -31,16 +31,16 @@ def queue(actor, slug: str | None, category: str | None, state: str) -> list[dic
     now = datetime.now(UTC)
     rows = db.fetchall(
         "SELECT p.id, p.campaign, p.unit, p.category, p.state, p.revision, p.brand_name, "
-        "p.updated_at, p.late, u.name, c.title FROM project p "
+        "p.updated_at, p.late, u.name, u.parent, u.root, c.title FROM project p "
         "JOIN org_unit u ON u.code = p.unit JOIN campaign c ON c.slug = p.campaign "
         "WHERE p.state = ? ORDER BY p.updated_at",
         (state,),
     )
-    out = []
-    for pid, camp, unit, cat, st, rev, brand, updated, late, unit_name, title in rows:
+    out, may_see = [], authz.scope(actor)
+    for pid, camp, unit, cat, st, rev, brand, updated, late, unit_name, parent, root, title in rows:
         if (slug and camp != slug) or (category and cat != category):
             continue
-        if not authz.in_scope(actor, unit):
+        if not may_see(unit, parent, root):
             continue
         out.append({"id": pid, "campaign": camp, "campaign_title": title, "unit_name": unit_name,
                     "category_name": CATEGORIES[cat]["name"], "state": st, "revision": rev,
@@ -64,13 +64,6 @@ def index():
                   STATES=lifecycle.STATES)  # fmt: skip
 
 
-def _int(value, default=-1) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 @bp.post("/projects/<pid>/review")
 @allow("review.act")
 def decide(pid):
@@ -79,7 +72,7 @@ def decide(pid):
     action = request.form.get("action", "")
     try:
         review.decide(current_actor(), pid, action, request.form.get("text", ""),
-                      _int(request.form.get("version")))  # fmt: skip
+                      form_int(request.form.get("version")))  # fmt: skip
     except ConcurrencyError:
         fresh = load_project(pid)
         return render("review/panel_page.html", "review/conflict.html", project=fresh,
@@ -121,8 +114,8 @@ def compare(pid):
     """Two revisions field by field, additions and deletions highlighted."""
     project = load_project(pid)
     latest = project["revision"]
-    a = _int(request.args.get("a"), max(1, latest - 1))
-    b = _int(request.args.get("b"), latest)
+    a = form_int(request.args.get("a"), max(1, latest - 1))
+    b = form_int(request.args.get("b"), latest)
     if not (1 <= a <= latest and 1 <= b <= latest):
         raise DomainError(f"版本号须在 1–{latest} 之间。")
     texts = dict(
@@ -151,12 +144,9 @@ def decisions(pid: str) -> list[dict]:
 @allow("project.view")
 def panel(pid):
     """Revisions with a compare link, the review history, and for the organizer the actions."""
-    from .. import log
-    from ..commands.applications import stream
-
     project = load_project(pid)
     actor = current_actor()
     may_act = authz.can(actor, "review.act") and project["state"] == "under_review"
     return render("review/panel_page.html", "review/panel.html", project=project,
                   decisions=decisions(pid), may_act=may_act,
-                  version=log.stream_version(stream(pid)))  # fmt: skip
+                  version=applications.version(pid))  # fmt: skip

@@ -20,8 +20,9 @@ from ..campaign_templates import CATEGORIES
 from ..commands import assignment, campaigns, certification, scoring
 from ..deadlines import show_utc_text
 from ..errors import DomainError, Forbidden, NotFound
+from ..exports import disposition, spreadsheet_safe
 from ..log import ConcurrencyError
-from . import allow, current_actor, render
+from . import allow, current_actor, form_int, render
 from .campaigns import load_campaign
 from .projects import load_project
 
@@ -41,13 +42,6 @@ MODE_HELP = {
 def _page(fragment: str, **context):
     """The fragment alone for htmx; for a plain request the page around it."""
     return render("scoring/page.html", fragment, inner=fragment, **context)
-
-
-def _int(value, default=-1) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _act(action, fresh, notice: str = ""):
@@ -245,9 +239,7 @@ def rubric_export(slug, fmt):
 
 
 def _attachment(name: str) -> dict:
-    from urllib.parse import quote
-
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return {"Content-Disposition": disposition(name)}
 
 
 # --- Rounds and panels (organizer, auditor) ------------------------------------------------
@@ -353,7 +345,7 @@ def round_close(slug, round_):
         plan = scoring.close_plan(slug, round_)
         return _page("scoring/close_plan.html", config=config,
                       info=_round(config, round_), plan=plan, names=scoring.reviewer_names(),
-                      version=_int(request.form.get("version")), fmt=_fmt,
+                      version=form_int(request.form.get("version")), fmt=_fmt,
                       STATES=lifecycle.STATES, after=lifecycle.label(
                           scoring.lifecycle_state_after(round_)))  # fmt: skip
     return _act(lambda: scoring.close_round(current_actor(), slug, round_,
@@ -429,7 +421,7 @@ def auto(slug, round_):
                     request.form.get("version")), _round_fresh(config, round_),
                     f"已按方案分配 {len(pairs)} 人次。")  # fmt: skip
     try:
-        proposal = assignment.propose(actor, slug, round_, _int(request.form.get("per_project")),
+        proposal = assignment.propose(actor, slug, round_, form_int(request.form.get("per_project")),
                                       set(request.form.getlist("pool")) or None)  # fmt: skip
     except DomainError as exc:
         if isinstance(exc, (Forbidden, NotFound)):
@@ -627,7 +619,7 @@ def submit(pid, round_):
             context["preview"] = scoring.preview(config, context["r"], inputs)
     else:
         context = _reviewer_form(config, project, round_, values=inputs, comments=comments,
-                                 error=error, version=_int(request.form.get("version")),
+                                 error=error, version=form_int(request.form.get("version")),
                                  errors=scoring.preview(config, scoring.current_rubric(
                                      project["campaign"]), inputs)["errors"])  # fmt: skip
     return _page("scoring/score_form.html", **context), status
@@ -710,13 +702,6 @@ SUMMARY_HEADER = ["创建类型", "排名", "并列", "单位", "品牌名称", 
                   "已评分", "汇总得分", "最低分", "最高分", "标准差", "等级", "未评分专家"]  # fmt: skip
 
 
-def _safe(value):
-    """Text cells starting with = + - @ would run as formulas in Excel."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def _export_rows(config: dict, round_: str):
     slug = config["slug"]
     names = scoring.reviewer_names()
@@ -762,7 +747,7 @@ def export(slug, round_, fmt):
         writer = csv.writer(out)
         writer.writerow(SHEET_HEADER)
         for line in detail:
-            writer.writerow([_safe(v) for v in line])
+            writer.writerow([spreadsheet_safe(v) for v in line])
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers=_attachment(base + ".csv"))  # fmt: skip
     if fmt != "xlsx":
@@ -776,11 +761,11 @@ def export(slug, round_, fmt):
     first.append([f"{config['title']} · {info['name']} 评分汇总"])
     first.append(SUMMARY_HEADER)
     for line in summary:
-        first.append([_safe(v) for v in line])
+        first.append([spreadsheet_safe(v) for v in line])
     second = book.create_sheet("评分明细")
     second.append(SHEET_HEADER)
     for line in detail:
-        second.append([_safe(v) for v in line])
+        second.append([spreadsheet_safe(v) for v in line])
     for sheet_ in (first, second):
         for cell in sheet_[1 if sheet_ is second else 2]:
             cell.font = Font(bold=True)

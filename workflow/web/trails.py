@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -27,6 +26,7 @@ from ..campaign_templates import CATEGORIES
 from ..commands import campaigns
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import CATALOGUE
+from ..exports import disposition
 from . import allow, current_actor, is_htmx, render
 
 bp = Blueprint("trails", __name__, url_prefix="/audit")
@@ -118,11 +118,6 @@ def trail_page(kind, ref):
     return render("audit/trail.html", "audit/trail_list.html", **context)
 
 
-def _disposition(name: str) -> str:
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-
-
 def _export(scope, kind: str, data: bytes, name: str, mimetype: str, events: int, upto: int,
             filters: dict) -> Response:  # fmt: skip
     """Hand out an export, logging who exported what, when, and the digest of the bytes."""
@@ -135,7 +130,7 @@ def _export(scope, kind: str, data: bytes, name: str, mimetype: str, events: int
     )  # fmt: skip
     g.access_logged = True
     return Response(data, mimetype=mimetype, headers={
-        "Content-Disposition": _disposition(name), "X-Content-SHA256": digest})  # fmt: skip
+        "Content-Disposition": disposition(name), "X-Content-SHA256": digest})  # fmt: skip
 
 
 def _slug_name(scope) -> str:
