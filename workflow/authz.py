@@ -88,24 +88,28 @@ def _unit_row(code: str):
     return db.fetchone("SELECT code, parent, root FROM org_unit WHERE code = ?", (code,))
 
 
-def in_scope(actor: Actor, unit_code: str) -> bool:
-    """May `actor` see things of `unit_code`?
+def scope(actor: Actor):
+    """The actor's unit scope as a test of (code, parent, root) -> bool, with the actor's own
+    unit read once: lists filter many rows with it without a query per row.
 
     College-wide roles see their committee's tree (all trees when they belong to none);
     an applicant sees their own unit; an approver their unit and the branches under it.
     """
-    row = _unit_row(unit_code)
-    if row is None:
-        return False
-    code, parent, root = row
     if actor.has(ORGANIZER, AUDITOR, ADMIN):
         if actor.unit is None:
-            return True
+            return lambda code, parent, root: True
         mine = _unit_row(actor.unit)
-        return mine is not None and mine[2] == root
-    if actor.has(APPROVER) and actor.unit in (code, parent):
-        return True
-    return actor.unit == code
+        my_root = mine[2] if mine else None
+        return lambda code, parent, root: my_root is not None and root == my_root
+    if actor.has(APPROVER):
+        return lambda code, parent, root: actor.unit in (code, parent)
+    return lambda code, parent, root: actor.unit == code
+
+
+def in_scope(actor: Actor, unit_code: str) -> bool:
+    """May `actor` see things of `unit_code`?"""
+    row = _unit_row(unit_code)
+    return row is not None and scope(actor)(*row)
 
 
 def is_assigned(username: str, project_id: str) -> bool:

@@ -55,12 +55,12 @@ def unit_choices(actor: authz.Actor, levels=("committee", "general_branch", "bra
 
 def users(actor: authz.Actor):
     rows = db.fetchall(
-        "SELECT a.username, a.display_name, a.roles, a.unit, a.active, u.name "
+        "SELECT a.username, a.display_name, a.roles, a.unit, a.active, u.name, u.parent, u.root "
         "FROM user_account a LEFT JOIN org_unit u ON u.code = a.unit ORDER BY a.username"
     )
-    visible = []
-    for username, name, roles, unit, active, unit_name in rows:
-        if unit and not authz.in_scope(actor, unit):
+    visible, may_see = [], authz.scope(actor)
+    for username, name, roles, unit, active, unit_name, parent, root in rows:
+        if unit and not (root and may_see(unit, parent, root)):
             continue
         visible.append(
             {
