@@ -70,25 +70,26 @@ def say(text: str = "", end: str = "\n") -> None:
 # --- The database --------------------------------------------------------------------------
 
 
-def prepare_database() -> tuple[str, Callable[[], None]]:
-    """A fresh, empty database; returns its URL and a cleanup function."""
+def prepare_database(name: str = "bench") -> tuple[str, Callable[[], None]]:
+    """A fresh, empty database (bench/NAME.db, or a scratch database on the DATABASE_URL
+    server); returns its URL and a cleanup function."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         import psycopg2
 
-        name = f"brandflow_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        scratch = f"brandflow_{name}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         admin = psycopg2.connect(url)
         admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
 
         def drop():
             if db.database.obj is not None and not db.database.is_closed():
                 db.database.close()
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
             admin.close()
 
-        return urlunparse(urlparse(url)._replace(path="/" + name)), drop
-    path = os.path.join(HERE, "bench.db")
+        return urlunparse(urlparse(url)._replace(path="/" + scratch)), drop
+    path = os.path.join(HERE, f"{name}.db")
     for suffix in ("", "-wal", "-shm", "-journal"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)

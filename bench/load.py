@@ -3,7 +3,7 @@
 1. A fresh database of its own (SQLite `bench/load.db`; with DATABASE_URL=postgresql://… a
    scratch database created on that server and dropped at the end): the demo through approval
    (`workflow.demo.seed`), then synthetic org and account events up to LOAD_EVENTS (default
-   BENCH_EVENTS, else 100000) with bench/bench.py's builder when it is there.
+   BENCH_EVENTS, else 100000) with bench/bench.py's builder.
 2. gunicorn with LOAD_WORKERS (4) workers on 127.0.0.1 (a free port), password hashing as in
    production (scrypt) unless LOAD_PASSWORD_HASH says otherwise.
 3. LOAD_USERS (50) simulated people for LOAD_SECONDS (60), each in a thread with its own
@@ -40,7 +40,7 @@ import uuid
 from collections import defaultdict
 from http.cookiejar import CookieJar
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlparse, urlunparse
+from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,58 +81,15 @@ def say(text: str = "") -> None:
 # --- 1. the database -----------------------------------------------------------------------
 
 
-def prepare_database() -> tuple[str, callable]:
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        import psycopg2
-
-        name = f"brandflow_load_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        admin = psycopg2.connect(url)
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
-
-        def drop():
-            if db.database.obj is not None and not db.database.is_closed():
-                db.database.close()
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
-
-        return urlunparse(urlparse(url)._replace(path="/" + name)), drop
-    path = os.path.join(HERE, "load.db")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    return "sqlite:///" + path, lambda: None
-
-
 def _bench_module():
-    """bench/bench.py's synthetic-event builder, when it exists."""
-    path = os.path.join(HERE, "bench.py")
-    if not os.path.exists(path):
-        return None
-    spec = importlib.util.spec_from_file_location("brandflow_bench", path)
+    """bench/bench.py: the same database preparation and synthetic events as `make bench`."""
+    spec = importlib.util.spec_from_file_location("brandflow_bench", os.path.join(HERE, "bench.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module if hasattr(module, "Synthetic") and hasattr(module, "fill") else None
+    return module
 
 
-def _fill_org_events(total: int) -> None:
-    """Without bench.py: new units and renames, many appends per transaction."""
-    from workflow.events import NewEvent
-
-    position, i = log.head()[0], 0
-    while position < total:
-        with db.writer_transaction():
-            for _ in range(250):
-                if position >= total:
-                    break
-                code = f"load-{i:06d}"
-                event = NewEvent("OrgUnitCreated", {"code": code, "name": f"负载测试第{i}党支部",
-                                 "level": "branch", "kind": "staff", "parent": "ncut-info"})  # fmt: skip
-                renames = [NewEvent("OrgUnitRenamed", {"code": code, "name": f"{code} 更名 {n}",
-                                    "reason": "换届更名"}) for n in range(min(19, total - position - 1))]  # fmt: skip
-                position = log.append(f"unit:{code}", 0, [event, *renames], "load")[-1].position
-                i += 1
+BENCH = _bench_module()
 
 
 def build(url: str) -> dict:
@@ -149,14 +106,10 @@ def build(url: str) -> dict:
     say(
         f"  演示数据（--through {through}）：{log.head()[0]:,} 个事件，{time.perf_counter() - started:.1f} s"
     )
-    bench = _bench_module()
     started = time.perf_counter()
-    if bench is not None:
-        bench.fill(bench.Synthetic(), EVENTS)
-    else:
-        _fill_org_events(EVENTS)
+    BENCH.fill(BENCH.Synthetic(), EVENTS)
     events = log.head()[0]
-    say(f"  合成事件（{'bench/bench.py' if bench else 'load.py'}）：共 {events:,} 个事件，"
+    say(f"  合成事件（bench/bench.py）：共 {events:,} 个事件，"
         f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     projects = db.fetchall(
         "SELECT p.id, p.campaign, p.unit, p.category, p.state, u.parent FROM project p "
@@ -166,7 +119,7 @@ def build(url: str) -> dict:
              for slug, cfg in db.fetchall("SELECT slug, config FROM campaign")}  # fmt: skip
     db.database.close()
     return {"events": events, "through": through, "projects": projects, "forms": forms,
-            "synthetic_builder": "bench/bench.py" if bench else "bench/load.py"}  # fmt: skip
+            "synthetic_builder": "bench/bench.py"}  # fmt: skip
 
 
 # --- 2. the server -------------------------------------------------------------------------
@@ -418,7 +371,7 @@ def cast(projects) -> list[tuple[str, str, list]]:
 
 def main() -> int:
     started_all = time.perf_counter()
-    url, cleanup = prepare_database()
+    url, cleanup = BENCH.prepare_database("load")
     backend = "postgresql" if url.startswith("postgres") else "sqlite"
     os.makedirs(INSTANCE, exist_ok=True)
     server_log = os.path.join(INSTANCE, "gunicorn.log")

@@ -25,6 +25,19 @@ NEWS_LEVELS = {
 REPORT_SECTIONS = ["品牌名称", "创建背景", "品牌内涵", "主要举措", "取得成效"]
 
 
+# Notice 000 四(二)–(三): ≥2 news articles on 学院及以上 platforms; the report in five parts,
+# ≤3000 characters, with 3–5 captioned photos. Notice 001 sets no rules of its own, so it uses these.
+EVIDENCE_000 = {
+    "news_min": 2,
+    "news_levels": ["college", "school", "province", "national"],
+    "photos_min": 3,
+    "photos_max": 5,
+    "report_sections": REPORT_SECTIONS,
+    "report_max_chars": 3000,
+    "photo_min_pixels": 0,
+}
+
+
 def _field(key, label, max_length, required=True, help="", multiline=True):
     return {
         "key": key,
@@ -113,15 +126,7 @@ NCUT_2023 = {
         _field("outcomes", "预期成效及验收指标", 2000),
     ],
     "approval_chain": ["branch"],
-    "evidence": {
-        "news_min": 2,
-        "news_levels": ["college", "school", "province", "national"],
-        "photos_min": 3,
-        "photos_max": 5,
-        "report_sections": REPORT_SECTIONS,
-        "report_max_chars": 3000,
-        "photo_min_pixels": 0,
-    },
+    "evidence": EVIDENCE_000,
     "rubric": NCUT_RUBRIC,
     "aggregation": {"method": "mean", "trim_from": 5},
     "grades": [["优秀", 90], ["良好", 80], ["合格", 60], ["不合格", 0]],
@@ -167,15 +172,7 @@ MINBEI_2025 = {
         _field("plan_measures", "工作举措", 3000, help="项目实施计划：工作举措"),
     ],
     "approval_chain": ["branch", "general_branch"],
-    "evidence": {
-        "news_min": 2,
-        "news_levels": ["college", "school", "province", "national"],
-        "photos_min": 3,
-        "photos_max": 5,
-        "report_sections": REPORT_SECTIONS,
-        "report_max_chars": 3000,
-        "photo_min_pixels": 0,
-    },
+    "evidence": EVIDENCE_000,
     "rubric": MINBEI_RUBRIC,
     "aggregation": {"method": "trimmed_mean", "trim_from": 5},
     "grades": [["优秀", 90], ["良好", 80], ["合格", 60], ["不合格", 0]],
