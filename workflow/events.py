@@ -386,9 +386,10 @@ declare(
     {"round": str, "project": str, "reviewer": str, "reason": str},
     label="取消评审分配",
 )
+# Declared by the reviewer, or recorded by the organizer.
 declare(
     "ConflictDeclared",
-    {"project": str, "reviewer": str, "reason": str},  # by the reviewer, or recorded by the organizer
+    {"project": str, "reviewer": str, "reason": str},
     label="登记利益冲突（回避）",
 )
 # One reviewer's score on one project in one round: stream "score:<project>:<round>:<reviewer>";
