@@ -17,6 +17,7 @@ def spreadsheet_safe(value):
 
 def disposition(name: str, inline: bool = False) -> str:
     """A download's filename, in ASCII for old clients and UTF-8 (RFC 6266) for the rest."""
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    ascii_name = name.encode("ascii", "replace").decode("ascii")
+    ascii_name = "".join("_" if c in '?"\\' or ord(c) < 32 else c for c in ascii_name)
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
