@@ -100,7 +100,12 @@ def register_cli(app: Flask) -> None:
     @click.option("--campaign", "slug", required=True)
     @click.option("--project", "pid", default=None, help="项目编号；申报表不填时输出空白表")
     @click.option("-o", "output", required=True, type=click.Path(dir_okay=False))
-    def export_pdf(kind, slug, pid, output):
+    @click.option(
+        "--include-passed", is_flag=True, help="汇编：认定优秀的项目之后收入验收通过的项目"
+    )
+    @click.option("--foreword-file", type=click.Path(exists=True, dir_okay=False),
+                  help="汇编：前言文本文件（UTF-8）")  # fmt: skip
+    def export_pdf(kind, slug, pid, output, include_passed, foreword_file):
         """Write a PDF document (Chinese text embedded with the CJK font)."""
         if kind == "audit":  # the audit trail report of the campaign (or of one project)
             from .documents.audit_report import export
@@ -110,6 +115,16 @@ def register_cli(app: Flask) -> None:
                     data = export(slug, pid)
                 except DomainError as exc:
                     _fail(exc.message)
+            with open(output, "wb") as fh:
+                fh.write(data)
+            click.echo(f"已写入 {output}")
+            return
+        if kind in ("report", "booklet", "certificate"):
+            with db.database.connection_context():
+                try:
+                    data = _results_document(kind, slug, pid, include_passed, foreword_file)
+                except (DomainError, ValueError) as exc:
+                    _fail(getattr(exc, "message", str(exc)))
             with open(output, "wb") as fh:
                 fh.write(data)
             click.echo(f"已写入 {output}")
@@ -127,6 +142,36 @@ def register_cli(app: Flask) -> None:
         with open(output, "wb") as fh:
             fh.write(render_application(doc))
         click.echo(f"已写入 {output}")
+
+    def _results_document(kind, slug, pid, include_passed, foreword_file) -> bytes:
+        from .documents import results_doc
+
+        if kind == "report":
+            if not pid:
+                raise DomainError("总结报告须指定 --project。")
+            from .documents.report import render_report
+
+            return render_report(results_doc.report_doc(slug, pid))
+        if kind == "certificate":
+            from .documents.certificate import render_certificates
+
+            return render_certificates(results_doc.certificate_docs(slug, pid))
+        foreword = ""
+        if foreword_file:
+            with open(foreword_file, encoding="utf-8") as fh:
+                foreword = fh.read()
+
+        def progress(done, total):
+            width = 30
+            filled = width * done // max(total, 1)
+            bar = "#" * filled + "-" * (width - filled)
+            percent = 100 * done // max(total, 1)
+            click.echo(f"\r汇编进度 [{bar}] {percent:3d}%", err=True, nl=done >= total)
+
+        data, cached = results_doc.booklet_pdf(slug, include_passed, foreword, progress)
+        if cached:
+            click.echo("内容未变，使用已生成的汇编（缓存）", err=True)
+        return data
 
     @app.cli.command("verify-log")
     @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False))

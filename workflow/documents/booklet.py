@@ -3,8 +3,9 @@
 ``render_booklet(doc, progress=None) -> bytes``. ``doc`` is a plain dict:
 ``campaign_title``, ``committee``, ``date`` (str), ``foreword`` (str, may be empty),
 ``chapters``: report docs as ``report.render_report`` takes them (each becomes a chapter with a
-contents entry and a PDF bookmark). ``progress(done, total)`` is called as chapters are laid out
-(the table of contents needs two passes; progress counts the chapters of the last pass).
+contents entry and a PDF bookmark). ``progress(done, total)`` is called as chapters are laid out:
+the contents' page numbers need two layout passes, so ``total`` is two steps a chapter, and
+``done == total`` only once the file is complete.
 
 Pages after the cover carry the page number and a running header with the campaign title.
 """
@@ -25,6 +26,7 @@ from reportlab.platypus import (
     PageTemplate,
     Paragraph,
     Spacer,
+    TableStyle,
 )
 from reportlab.platypus.tableofcontents import TableOfContents
 
@@ -63,6 +65,7 @@ class _Booklet(BaseDocTemplate):
         super().__init__(buf, **kw)
         self._progress = progress
         self._total = total
+        self._seen = 0
 
     def afterFlowable(self, flowable):
         if isinstance(flowable, _ChapterTitle):
@@ -70,7 +73,9 @@ class _Booklet(BaseDocTemplate):
             self.canv.addOutlineEntry(flowable.toc_text, flowable.key, level=0, closed=True)
             self.notify("TOCEntry", (0, escape(flowable.toc_text), self.page, flowable.key))
         elif isinstance(flowable, _Marker) and self._progress:
-            self._progress(flowable.index, self._total)
+            # Two layout passes (the contents' page numbers): a step a chapter a pass.
+            self._seen += 1
+            self._progress(min(self._seen, self._total - 1), self._total)
 
 
 def render_booklet(doc: dict, progress=None) -> bytes:
@@ -100,6 +105,14 @@ def render_booklet(doc: dict, progress=None) -> bytes:
         ParagraphStyle("toc0", fontName=font, fontSize=11, leading=18, wordWrap="CJK")
     ]
     toc.dotsMinLevel = 0
+    toc.tableStyle = TableStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), font),  # no unused Helvetica
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ]
+    )
 
     story: list = [
         Spacer(1, 6 * cm),
@@ -131,7 +144,7 @@ def render_booklet(doc: dict, progress=None) -> bytes:
     template = _Booklet(
         buf,
         progress,
-        len(chapters),
+        2 * len(chapters),
         pagesize=A4,
         leftMargin=MARGIN_X,
         rightMargin=MARGIN_X,
@@ -152,4 +165,6 @@ def render_booklet(doc: dict, progress=None) -> bytes:
         ]
     )
     template.multiBuild(story)
+    if progress:
+        progress(2 * len(chapters), 2 * len(chapters))
     return buf.getvalue()

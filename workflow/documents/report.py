@@ -51,7 +51,7 @@ HEIGHT = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 PHOTO_MAX_H = HEIGHT * 0.6  # leaves room for the caption and never exceeds a page
 TITLE = "党建品牌创建总结报告"
 CATEGORY_LABELS = {"dept_brand": "一系一品牌", "branch_feature": "一支部一特色"}
-OUTCOME_LABELS = {"excellent": "优秀", "passed": "通过", "failed": "未通过"}
+OUTCOME_LABELS = {"excellent": "认定为优秀", "passed": "验收通过", "not_passed": "验收未通过"}
 
 
 def report_styles() -> dict[str, ParagraphStyle]:
@@ -124,6 +124,7 @@ def info_table(doc: dict, st, width: float = WIDTH) -> Table:
     table.setStyle(
         TableStyle(
             [
+                ("FONTNAME", (0, 0), (-1, -1), register_fonts()),  # no unused Helvetica
                 ("GRID", (0, 0), (-1, -1), 0.6, colors.HexColor("#555555")),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f2f2f2")),
