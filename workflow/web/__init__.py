@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+import peewee
 from flask import Flask, render_template
 from flask_login import UserMixin, current_user
 from flask_wtf.csrf import CSRFError
@@ -158,6 +159,19 @@ def register(app: Flask) -> None:
                 413: "上传的内容超过了大小限制。",
             }
             return error_response(status, TITLES[status], messages[status])
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    def database_unavailable(exc):
+        """The database is unreachable (restarting, or gone): a plain page that asks nothing of
+        it (the usual layout would look up the signed-in user there and fail again)."""
+        app.logger.warning("database unavailable: %s", exc)
+        body = (
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            "<title>服务暂时不可用</title></head><body><main><h1>服务暂时不可用</h1>"
+            "<p>数据库暂时无法连接，请稍后刷新重试；刚才提交的内容，请在恢复后核对是否已保存。</p></main></body></html>"
+        )
+        return app.response_class(body, 503, {"Retry-After": "5"}, mimetype="text/html")
 
     @app.errorhandler(500)
     def server_error(exc):
