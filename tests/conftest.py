@@ -3,12 +3,18 @@ set), clients that log in as a role, and helpers that carry the CSRF token like 
 
 PostgreSQL: each test run creates its own database and drops it at the end; each test gets a
 fresh `public` schema inside it.
+
+Seeded states (`demo`, and `seeded("approved")` etc. for deeper ones) are built once per session
+into a template and each test gets its own copy: SQLite copies the database file with the upload
+directory, the checkpoint key and the instance folder; PostgreSQL recreates the run's database
+with `CREATE DATABASE … TEMPLATE` (same name, so every URL the test holds stays right).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from urllib.parse import urlparse, urlunparse
 
@@ -42,7 +48,13 @@ def postgres_url():
     yield urlunparse(parsed._replace(path="/" + name))
     if db.database.obj is not None and not db.database.is_closed():
         db.database.close()
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if hasattr(db.database.obj, "close_all"):
+        db.database.obj.close_all()
+    cursor = admin.cursor()
+    cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "_tpl%",))
+    for (template,) in cursor.fetchall():  # the seeded states' templates
+        cursor.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
 
@@ -93,13 +105,106 @@ def app(database_url, tmp_path):
         db.database.close()
 
 
-@pytest.fixture
-def demo(app):
-    """Both notices' org trees and demo accounts."""
+# Everything of a test's that a seeded state consists of, besides the database itself.
+STATE_DIRS = ("uploads", "keys", "instance")
+_templates: dict = {}  # (backend, key) -> the folder (SQLite) or database name (PostgreSQL)
+
+
+def _seed_state(through, trees, then, upload_dir):
     from workflow import demo as demo_data
 
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, echo=lambda *_: None)
+    echo = lambda *_: None  # noqa: E731
+    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, echo=echo)  # what `demo` gives
+    if through is not None or trees is not None:
+        chosen = list(trees) if trees is not None else list(demo_data.TREES)
+        demo_data.seed(chosen, DEMO_PASSWORD, through=through, echo=echo)
+    if then is not None:
+        then(upload_dir)
+
+
+def _build_template(app, key, through, trees, then, factory):
+    """Seed the state once into a folder (and, on PostgreSQL, a database) of its own."""
+    url = app.config["DATABASE_URL"]
+    folder = factory.mktemp("seeded")
+    if url.startswith("sqlite"):
+        make_app("sqlite:///" + str(folder / "test.db"), folder)
+        _seed_state(through, trees, then, str(folder / "uploads"))
+        db.database.close()
+        return folder
+    name = f"{urlparse(url).path.lstrip('/')}_tpl{len(_templates)}"
+    admin = _admin_connect(TEST_DATABASE_URL)
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    make_app(urlunparse(urlparse(url)._replace(path="/" + name)), folder)
+    _seed_state(through, trees, then, str(folder / "uploads"))
+    db.database.close()
+    db.database.obj.close_all()  # a template may have no connections when it is copied
+    return folder, name
+
+
+def _restore(app, tmp_path, template):
+    """Make the test's database and folders a copy of the template."""
+    url = app.config["DATABASE_URL"]
+    if not db.database.is_closed():
+        db.database.close()
+    if url.startswith("sqlite"):
+        folder, target = template, url[len("sqlite:///") :]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(target + suffix):
+                os.remove(target + suffix)
+        for suffix in ("", "-wal"):  # a connection left open keeps the last writes in the WAL
+            if (folder / ("test.db" + suffix)).exists():
+                shutil.copyfile(folder / ("test.db" + suffix), target + suffix)
+    else:
+        folder, name = template
+        if hasattr(db.database.obj, "close_all"):
+            db.database.obj.close_all()
+        own = urlparse(url).path.lstrip("/")
+        admin = _admin_connect(TEST_DATABASE_URL)
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+        admin.cursor().execute(f'CREATE DATABASE "{own}" TEMPLATE "{name}"')
+        admin.close()
+    for sub in STATE_DIRS:
+        shutil.rmtree(tmp_path / sub, ignore_errors=True)
+        if (folder / sub).exists():
+            shutil.copytree(folder / sub, tmp_path / sub)
+    db.bind(url)  # the template was built on its own binding
+    db.database.connect(reuse_if_open=True)
+
+
+def seed_into(request, app, through=None, trees=None, then=None):
+    """Give the test's app the demo state seeded `through` a stage (for `trees`, then `then(upload_dir)`
+    if given), copied from a template built on the first use in this session."""
+    backend = "sqlite" if app.config["DATABASE_URL"].startswith("sqlite") else "postgres"
+    key = (backend, through, tuple(trees) if trees is not None else None,
+           then and f"{then.__module__}.{then.__qualname__}")  # fmt: skip
+    tmp_path = request.getfixturevalue("tmp_path")
+    if key not in _templates:
+        factory = request.getfixturevalue("tmp_path_factory")
+        _templates[key] = _build_template(app, key, through, trees, then, factory)
+    _restore(app, tmp_path, _templates[key])
+    request.node._seeded_state = key
     return app
+
+
+@pytest.fixture
+def demo(request, app):
+    """Both notices' org trees and demo accounts."""
+    if getattr(request.node, "_seeded_state", None):
+        return app  # a deeper seeded state, which includes the demo, is already in place
+    return seed_into(request, app)
+
+
+@pytest.fixture
+def seeded(request, app):
+    """seeded("approved") -> the app on the demo driven through that stage (a fresh copy per
+    test); seeded("approved", trees=[NCUT], then=fn) seeds only those trees, then runs
+    fn(upload_dir). The result includes what `demo` gives."""
+
+    def make(through=None, trees=None, then=None):
+        return seed_into(request, app, through, trees, then)
+
+    return make
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')

@@ -14,7 +14,6 @@ import re
 import pytest
 
 from workflow import db, log
-from workflow import demo as demo_data
 from workflow.commands import comments
 from workflow.commands.accounts import get_account
 
@@ -28,8 +27,8 @@ READ_LOG = {"DocumentDownloaded", "ExportMade"}
 
 
 @pytest.fixture
-def world(demo):
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="submitted", echo=lambda *_: None)
+def world(seeded):
+    demo = seeded("submitted")
     comment = comments.post(get_account("org"), PID, "内部：请核实预算。", visibility="internal")
     return demo, comment.payload["comment_id"]
 

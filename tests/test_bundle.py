@@ -27,9 +27,8 @@ SCRIPT = os.path.join(ROOT, "tools", "verify_bundle.py")
 
 
 @pytest.fixture
-def history(demo):
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="approved", echo=lambda *_: None)
-    return demo
+def history(seeded):
+    return seeded("approved")
 
 
 def download(browser, url, tmp_path, name="bundle.zip"):

@@ -21,10 +21,9 @@ LOCAL = "%Y-%m-%dT%H:%M"
 
 
 @pytest.fixture
-def scored(demo):
+def scored(seeded):
     """Both campaigns driven through the final round: minbei's projects are final_scored."""
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="final", echo=lambda *_: None)
-    return demo
+    return seeded("final")
 
 
 def state(pid):

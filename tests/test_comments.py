@@ -7,12 +7,9 @@ import re
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD
 from workflow import db, log, projections
 from workflow.commands import comments
 from workflow.commands.accounts import get_account
-from workflow.demo import TREES
-from workflow.demo import seed as seed_demo
 from workflow.errors import DomainError, Forbidden
 
 PID = "minbei-2025.mb-jd-t.branch_feature"  # unit mb-jd-t under general branch mb-jd
@@ -26,9 +23,9 @@ OUTSIDERS = ["a-mb-xx-t", "a-mb-jd", "a-ncut-cs-t"]  # other unit, general branc
 
 
 @pytest.fixture
-def projects(demo):
+def projects(seeded):
     """The demo with every project submitted; PID waits for the organizer's review."""
-    seed_demo(list(TREES), DEMO_PASSWORD, through="submitted", echo=lambda *_: None)
+    demo = seeded("submitted")
     state = db.fetchone("SELECT state FROM project WHERE id = ?", (PID,))[0]
     assert state == "under_review"
     return demo

@@ -10,7 +10,6 @@ import re
 import pytest
 
 from workflow import compliance, db
-from workflow import demo as demo_data
 from workflow.commands import applications, campaigns
 from workflow.demo.cultivation import drive_cultivating
 
@@ -18,12 +17,14 @@ NCUT = "ncut-info-2023"
 URL = f"/campaigns/{NCUT}/compliance"
 
 
+def _drive_cultivating(upload_dir):
+    drive_cultivating(NCUT, upload_dir)
+
+
 @pytest.fixture
-def cultivating(demo):
+def cultivating(seeded):
     """The ncut demo driven through review and cultivation (some units below the minimum)."""
-    demo_data.seed([NCUT], "demo12345", through="approved", echo=lambda *_: None)
-    drive_cultivating(NCUT, demo.config["UPLOAD_DIR"])
-    return demo
+    return seeded("approved", trees=[NCUT], then=_drive_cultivating)
 
 
 def text(response) -> str:

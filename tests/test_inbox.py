@@ -40,9 +40,8 @@ def positions(page: str) -> list[int]:
 
 
 @pytest.fixture
-def submitted(demo):
-    demo_data.seed(list(demo_data.TREES), "demo12345", through="submitted", echo=lambda *_: None)
-    return demo
+def submitted(seeded):
+    return seeded("submitted")
 
 
 def open_actions(username: str) -> list[tuple]:

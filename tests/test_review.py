@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflow import db, diff, log
-from workflow import demo as demo_data
 
 DEMO_PASSWORD = "demo12345"
 
@@ -16,9 +15,8 @@ OTHER = "minbei-2025.mb-jd-s.branch_feature"
 
 
 @pytest.fixture
-def submitted(demo):
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="submitted", echo=lambda *_: None)
-    return demo
+def submitted(seeded):
+    return seeded("submitted")
 
 
 def state(pid):

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workflow import db, log, projections
-from workflow import demo as demo_data
 from workflow.commands import assignment, scoring
 from workflow.commands.accounts import get_account
 
@@ -27,9 +26,8 @@ FULL = {"P1.1": "8", "P1.2": "å¥½", "P2": "1", "P3": "12", "P4": "25", "P5": "è¾
 
 
 @pytest.fixture
-def approved(demo):
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="approved", echo=lambda *_: None)
-    return demo
+def approved(seeded):
+    return seeded("approved")
 
 
 def panel_version(browser, slug=SLUG, round_="midterm"):

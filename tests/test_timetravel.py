@@ -10,7 +10,6 @@ from datetime import date, timedelta
 import pytest
 
 from workflow import db, log, timetravel, trail
-from workflow import demo as demo_data
 
 DEMO_PASSWORD = "demo12345"
 PID = "minbei-2025.mb-jd-t.branch_feature"  # returned on 06-18, resubmitted, approved
@@ -18,9 +17,8 @@ BANNER = re.compile(r"以下为 (\d{4}-\d{2}-\d{2} \d{2}:\d{2})（位置 (\d+)�
 
 
 @pytest.fixture
-def history(demo):
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="approved", echo=lambda *_: None)
-    return demo
+def history(seeded):
+    return seeded("approved")
 
 
 def text(response) -> str:

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from workflow import checkpoint, db, log, schema, trail
-from workflow import demo as demo_data
 from workflow.commands import campaigns, comments
 from workflow.commands.accounts import get_account
 from workflow.events import CATALOGUE, Event
@@ -26,11 +25,10 @@ OTHER_UNIT = "ncut-cs-t"
 
 
 @pytest.fixture
-def history(demo):
+def history(seeded):
     """Both campaigns driven through review: submitted, opinions, one returned and resubmitted,
     one rejected, the rest approved."""
-    demo_data.seed(list(demo_data.TREES), DEMO_PASSWORD, through="approved", echo=lambda *_: None)
-    return demo
+    return seeded("approved")
 
 
 def rows_of(html: str) -> list[int]:
