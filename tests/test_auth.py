@@ -125,10 +125,26 @@ ROUTES = {
     ("GET", "/campaigns/<slug>/certification"): {"admin", "org", "auditor", "reviewer1", "s-mb-jd"},
     ("POST", "/campaigns/<slug>/certification/propose"): {"org"},
     ("POST", "/campaigns/<slug>/certification/publicity"): {"org"},
-    ("POST", "/campaigns/<slug>/certification/objections"): {"admin", "org", "reviewer1", "s-mb-jd"},
+    ("POST", "/campaigns/<slug>/certification/objections"): {
+        "admin",
+        "org",
+        "reviewer1",
+        "s-mb-jd",
+    },
     ("POST", "/campaigns/<slug>/certification/objections/answer"): {"org"},
     ("POST", "/campaigns/<slug>/certification/finalise"): {"org"},
     ("POST", "/projects/<pid>/revoke"): {"org"},
+    # results documents (the sample project has no final report nor outcome: those answer 400)
+    ("GET", "/projects/<pid>/report.pdf"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/report.docx"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/application.docx"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/projects/<pid>/certificate.pdf"): {"org", "auditor", "s-mb-jd"},
+    ("GET", "/campaigns/<slug>/certificates.pdf"): {"org", "auditor"},
+    ("GET", "/campaigns/<slug>/booklet"): {"org", "auditor"},
+    ("POST", "/campaigns/<slug>/booklet/foreword"): {"org"},
+    ("POST", "/campaigns/<slug>/booklet/generate"): {"org"},
+    ("GET", "/campaigns/<slug>/booklet/jobs/<job_id>"): {"org"},
+    ("GET", "/campaigns/<slug>/booklet.pdf"): {"org", "auditor"},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).

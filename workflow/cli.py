@@ -156,7 +156,7 @@ def register_cli(app: Flask) -> None:
             from .documents.certificate import render_certificates
 
             return render_certificates(results_doc.certificate_docs(slug, pid))
-        foreword = ""
+        foreword = None  # the one the organizer wrote
         if foreword_file:
             with open(foreword_file, encoding="utf-8") as fh:
                 foreword = fh.read()

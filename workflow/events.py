@@ -447,3 +447,5 @@ declare("PublicityConcluded", {"publicity": int, "outcomes": dict}, label="公�
 declare("ProjectPublicized", {"publicity": int, "ends": str}, label="进入公示")
 declare("OutcomeFinalised", {"outcome": str, "publicity": int}, label="认定结果确定")
 declare("CertificationRevoked", {"reason": str, "outcome": str}, label="撤销认定")
+# --- Results (成果应用展示): the compiled booklet's foreword, on "booklet:<campaign>" ----------
+declare("BookletForewordSet", {"text": str}, label="修改成果汇编前言")

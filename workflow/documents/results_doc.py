@@ -118,8 +118,13 @@ def committee_name(config: dict) -> str:
     return _unit_name(config["committee"])
 
 
-def booklet_doc(slug: str, include_passed: bool = False, foreword: str = "") -> dict:
+def booklet_doc(slug: str, include_passed: bool = False, foreword: str | None = None) -> dict:
+    """The booklet's content; ``foreword`` None takes the one the organizer wrote."""
     config = campaigns.get(slug)
+    if foreword is None:
+        from ..commands import booklets
+
+        foreword = booklets.foreword(slug)[0]
     outcomes = ("excellent", "passed") if include_passed else ("excellent",)
     chapters = []
     for pid in finalised(slug, outcomes):
@@ -191,31 +196,37 @@ def booklet_cache_path(slug: str, key: str) -> str:
     return os.path.join(directory, f"{slug}-{key}.pdf")
 
 
-def cached_booklet(slug: str, include_passed: bool = False, foreword: str = "") -> tuple:
-    """(doc, key, path, exists): the cached file for the current content, if generated."""
+def cached_booklet(slug: str, include_passed: bool = False, foreword: str | None = None):
+    """(doc, path, exists): the content now, its cache file, and whether it was generated."""
     import os
 
     doc = booklet_doc(slug, include_passed, foreword)
-    key = booklet_key(doc, include_passed)
-    path = booklet_cache_path(slug, key)
-    return doc, key, path, os.path.isfile(path)
+    path = booklet_cache_path(slug, booklet_key(doc, include_passed))
+    return doc, path, os.path.isfile(path)
 
 
-def booklet_pdf(slug: str, include_passed: bool = False, foreword: str = "", progress=None):
-    """The booklet's bytes and whether they came from the cache (no rebuild)."""
+def write_booklet(doc: dict, path: str, progress=None) -> str:
+    """Render the booklet into its cache file (atomically: a reader never sees half a file)."""
     import os
 
     from .booklet import render_booklet
 
-    doc, _key, path, exists = cached_booklet(slug, include_passed, foreword)
-    if exists:
-        with open(path, "rb") as fh:
-            return fh.read(), True
     if not doc["chapters"]:
-        raise DomainError("该活动还没有认定的项目提交了总结报告，无法汇编成册。")
+        raise DomainError("该活动还没有已认定且提交了总结报告的项目，无法汇编成册。")
     data = render_booklet(doc, progress=progress)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{id(doc)}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
-    os.replace(tmp, path)  # a reader never sees a half-written file
-    return data, False
+    os.replace(tmp, path)
+    return path
+
+
+def booklet_pdf(
+    slug: str, include_passed: bool = False, foreword: str | None = None, progress=None
+):
+    """The booklet's bytes and whether they came from the cache (no rebuild)."""
+    doc, path, exists = cached_booklet(slug, include_passed, foreword)
+    if not exists:
+        write_booklet(doc, path, progress)
+    with open(path, "rb") as fh:
+        return fh.read(), exists

@@ -105,13 +105,14 @@ def register(app: Flask) -> None:
         inbox,
         main,
         projects,
+        results,
         review,
         scoring,
         trails,
     )
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
-                  comments, inbox, evidence, trails, scoring, certification)  # fmt: skip
+                  comments, inbox, evidence, trails, scoring, certification, results)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 
