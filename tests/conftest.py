@@ -44,8 +44,10 @@ def postgres_url():
     name = f"brandflow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = _admin_connect(TEST_DATABASE_URL)
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    admin.close()
     parsed = urlparse(TEST_DATABASE_URL)
     yield urlunparse(parsed._replace(path="/" + name))
+    admin = _admin_connect(TEST_DATABASE_URL)  # a fresh one: the server may have restarted
     if db.database.obj is not None and not db.database.is_closed():
         db.database.close()
     if hasattr(db.database.obj, "close_all"):

@@ -4,7 +4,11 @@
   autosave drafts as fast as they can; the whole process group is killed with SIGKILL mid-burst.
   After a restart the log verifies, a rebuild reproduces the projections exactly, every write
   the server acknowledged is there, and the site takes writes again. SQLite and PostgreSQL
-  (only the app server is killed: the shared PostgreSQL server is never restarted here).
+  (only the app server is killed there).
+- PostgreSQL restarted (`pg_ctlcluster … restart`) during a burst of reads and writes: answers
+  during the outage are quick 503 pages in Chinese, the same app server recovers by itself, the
+  log verifies. Runs where the test may restart the local server (root, pg_ctlcluster); required
+  in CI. It waits until the server accepts connections again before it ends.
 - A full upload disk (ENOSPC when creating the directory, writing or renaming) gives the user a
   clear Chinese message, appends nothing and leaves no half-written file behind.
 """
@@ -372,3 +376,143 @@ def test_workers_starting_together_all_start(served):
     for thread in threads:
         thread.join(120)
     assert not errors, errors[:3]
+
+
+# --- PostgreSQL restarted under load ---------------------------------------------------------
+
+
+def _restart_command() -> list[str] | None:
+    """How this machine restarts the PostgreSQL server of TEST_DATABASE_URL, if it can."""
+    import shutil
+    from urllib.parse import urlparse
+
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None  # never restart a server on another machine
+    if os.geteuid() != 0 or not shutil.which("pg_lsclusters") or not shutil.which("pg_ctlcluster"):
+        return None
+    port = str(urlparse(url).port or 5432)
+    lines = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
+    for line in lines.splitlines():
+        version, cluster, cluster_port, status = line.split()[:4]
+        if cluster_port == port and status == "online":
+            return ["pg_ctlcluster", version, cluster, "restart", "-m", "fast"]
+    return None
+
+
+def _wait_for_postgres(url: str, seconds: float = 60) -> None:
+    import psycopg2
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            psycopg2.connect(url, connect_timeout=2).close()
+            return
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _traffic(base, name, stop, results):
+    """Reads and writes as the organizer until told to stop; every answer is recorded with the
+    moment it was asked and how long it took."""
+    session = Session(base)
+    while not stop.is_set():
+        try:
+            session.login("org")
+            break
+        except (AssertionError, URLError, OSError, HTTPException):
+            time.sleep(0.2)
+    for i in range(100_000):
+        if stop.is_set():
+            return
+        started = time.monotonic()
+        try:
+            if i % 2:
+                status, body = session.post(
+                    "/admin/org/units",
+                    {"code": f"pg-{name}-{i}", "name": f"重启测试第{i}党支部", "level": "branch",
+                     "kind": "staff", "parent": "ncut-info"},
+                    htmx=True,
+                )  # fmt: skip
+                ok = status == 200 and "已添加" in body
+            else:
+                status, body = session.get("/admin/org")
+                ok = status == 200
+        except (URLError, OSError, HTTPException) as exc:
+            status, body, ok = None, repr(exc), False
+        results.append((started, time.monotonic() - started, status, ok, body[:300]))
+
+
+def test_postgres_restarted_under_load_fails_cleanly_and_recovers(served, tmp_path):
+    """PostgreSQL restarts in the middle of a burst of reads and writes: requests during the
+    outage get a Chinese error page quickly (no hang), the very same app server answers normally
+    once the database is back (its connection pool drops the dead connections), and nothing is
+    half-written."""
+    env, processes = served
+    if not env["DATABASE_URL"].startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    command = _restart_command()
+    if command is None:
+        reason = (
+            "cannot restart the PostgreSQL server here (needs root, pg_ctlcluster, a local server)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        print(reason)
+        pytest.skip(reason)
+
+    server_log = tmp_path / "gunicorn.log"
+    process, base = start_gunicorn(env, server_log)
+    processes.append(process)
+    stop, results = threading.Event(), []
+    threads = [threading.Thread(target=_traffic, args=(base, n, stop, results)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum(1 for r in results if r[3]) < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sum(1 for r in results if r[3]) >= 20, results[-3:]
+        went_down = time.monotonic()
+        restart = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        _wait_for_postgres(env["DATABASE_URL"])
+        back = time.monotonic()
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+        time.sleep(3)  # traffic against the restarted server
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        _wait_for_postgres(env["DATABASE_URL"])  # the rest of the suite needs the server
+    assert not any(t.is_alive() for t in threads), "a request hung"
+
+    failed = [r for r in results if not r[3]]
+    print(f"{len(results)} requests, {len(failed)} failed during the outage "
+          f"({back - went_down:.1f} s), statuses {sorted({r[2] for r in failed}, key=str)}")  # fmt: skip
+    for _started, took, status, _ok, body in failed:
+        assert took < 15, f"a request took {took:.1f}s during the outage"
+        assert status in (500, 503), (status, body)
+        assert "服务器" in body or "数据库" in body or "稍后重试" in body, body
+    settled = [r for r in results if r[0] > back + 0.5]
+    assert len(settled) >= 10, f"too little traffic after the restart: {len(settled)}"
+    assert all(r[3] for r in settled), [r for r in settled if not r[3]][:3]
+    assert all(r[0] < went_down or r[3] or r[0] < back + 0.5 for r in results)
+
+    # The same server, not restarted, serves every worker normally.
+    session = Session(base)
+    session.login("org")
+    for _ in range(10):
+        assert session.get("/admin/org")[0] == 200
+    status, body = session.post("/admin/org/units", {"code": "pg-after", "name": "重启后新建党支部",
+                                "level": "branch", "kind": "staff", "parent": "ncut-info"}, htmx=True)  # fmt: skip
+    assert status == 200 and "已添加" in body, body[:500]
+
+    db.bind(env["DATABASE_URL"])
+    with db.database.connection_context():
+        result = log.verify()
+        assert result.ok, result.summary()
+        before = projections.snapshot()
+        projections.rebuild()
+        assert projections.snapshot() == before
