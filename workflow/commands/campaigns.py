@@ -70,6 +70,11 @@ def create_from_template(actor: Actor, template: str, now=None):
 def new_round(actor: Actor, source: str, slug: str, title: str, first_opens: str, now=None):
     """Copy a campaign's structure with every stage shifted so the first opens at `first_opens`."""
     config = get(source)
+    # The new round starts from the rubric as the organizer last edited it, not the template's.
+    from .scoring import current_rubric
+
+    config["rubric"] = current_rubric(source)
+    config["rubric"]["version"] = 1  # the new campaign's rubric history starts here
     start = parse_local(first_opens, config["timezone"])
     shift = start - parse_local(config["stages"][0]["opens"], config["timezone"])
     # Whole hours only: stage times stay "to the hour".
