@@ -145,7 +145,21 @@ ROUTES = {
     ("POST", "/campaigns/<slug>/booklet/generate"): {"org"},
     ("GET", "/campaigns/<slug>/booklet/jobs/<job_id>"): {"org"},
     ("GET", "/campaigns/<slug>/booklet.pdf"): {"org", "auditor"},
+    # showcase (tests/test_showcase.py): unpublished here, so the organizer alone previews it and
+    # everyone else gets 404 (HIDDEN); the sample project is not certified, the scan not on it
+    ("GET", "/campaigns/<slug>/showcase"): {"org"},
+    ("GET", "/campaigns/<slug>/showcase/exhibition"): {"org"},
+    ("GET", "/campaigns/<slug>/showcase/brands/<pid>"): set(),
+    ("GET", "/campaigns/<slug>/showcase/photos/<sha256>"): set(),
+    ("POST", "/campaigns/<slug>/showcase/publish"): {"org"},
+    ("POST", "/campaigns/<slug>/showcase/withdraw"): {"org"},
+    ("POST", "/campaigns/<slug>/showcase/brands/<pid>"): {"org"},
 }
+# Routes that answer 404 rather than 403 to whoever may not see them (they do not reveal that
+# an unpublished showcase exists).
+HIDDEN = {("GET", "/campaigns/<slug>/showcase"), ("GET", "/campaigns/<slug>/showcase/exhibition"),
+          ("GET", "/campaigns/<slug>/showcase/brands/<pid>"),
+          ("GET", "/campaigns/<slug>/showcase/photos/<sha256>")}  # fmt: skip
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
 SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -228,6 +242,8 @@ def test_role_matrix(demo, as_user, method, path):
             response = b.post(url, {}, htmx=True)
         if username in ROUTES[(method, path)]:
             assert response.status_code in (200, 400), (username, path, response.status_code)
+        elif (method, path) in HIDDEN:
+            assert response.status_code == 404, (username, path, response.status_code)
         else:
             assert response.status_code == 403, (username, path, response.status_code)
             assert "没有权限" in response.get_data(as_text=True)

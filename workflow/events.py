@@ -449,3 +449,11 @@ declare("OutcomeFinalised", {"outcome": str, "publicity": int}, label="认定结
 declare("CertificationRevoked", {"reason": str, "outcome": str}, label="撤销认定")
 # --- Results (成果应用展示): the compiled booklet's foreword, on "booklet:<campaign>" ----------
 declare("BookletForewordSet", {"text": str}, label="修改成果汇编前言")
+# --- Showcase (成果展示, 专题交流展览) on "showcase:<campaign>" (workflow/commands/showcase.py) ---
+declare("ShowcasePublished", {"audience": str}, label="发布成果展示")  # college | intranet
+declare("ShowcaseWithdrawn", {"published": bool}, label="撤回成果展示")
+declare(
+    "ShowcaseBrandSet",
+    {"project": str, "cover": OPT_STR, "intro": str},  # cover: a photo's sha256
+    label="设置展示封面与简介",
+)

@@ -108,11 +108,13 @@ def register(app: Flask) -> None:
         results,
         review,
         scoring,
+        showcase,
         trails,
     )
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
-                  comments, inbox, evidence, trails, scoring, certification, results)  # fmt: skip
+                  comments, inbox, evidence, trails, scoring, certification, results,
+                  showcase)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 
