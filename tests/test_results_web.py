@@ -190,6 +190,9 @@ def test_downloads_per_project_and_who_sees_them(app_certified, as_user):
     pid = certified()[0]
     unit = db.fetchone("SELECT unit FROM project WHERE id = ?", (pid,))[0]
     own = as_user(f"s-{unit}")
+    page = own.get(f"/projects/{pid}").get_data(as_text=True)
+    for link in ("report.pdf", "report.docx", "certificate.pdf", "application.docx"):
+        assert f"/projects/{pid}/{link}" in page
     for path, mime in (("report.pdf", "application/pdf"), ("certificate.pdf", "application/pdf"),
                        ("report.docx", "wordprocessingml"), ("application.docx", "wordprocessingml")):  # fmt: skip
         response = own.get(f"/projects/{pid}/{path}")
