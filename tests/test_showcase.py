@@ -225,3 +225,20 @@ def test_publish_refuses_an_unknown_audience(shown):
     assert response.status_code == 400
     assert "请选择展示范围" in response.get_data(as_text=True)
     assert log.head() == before
+
+
+def test_demo_drive_showcased_publishes_with_covers_and_short_intros(shown):
+    from workflow.demo.showcase import SHORT, drive_showcased
+
+    done = drive_showcased(SLUG)
+    assert done["品牌"] == len(showcase.certified(SLUG)) and done["设置封面与简介"] == done["品牌"]
+    state = showcase.state(SLUG)
+    assert state["published"] and state["audience"] == "intranet"
+    for brand in showcase.brands(SLUG):
+        assert 0 < len(brand["intro"]) <= SHORT
+        assert brand["cover"] in {p["sha256"] for p in brand["photos"]}
+    before = log.head()
+    drive_showcased(SLUG)  # idempotent, as seed-demo is
+    assert log.head() == before
+    page = Browser(shown).get(f"/campaigns/{SLUG}/showcase").get_data(as_text=True)
+    assert all(b["brand_name"] in page for b in showcase.brands(SLUG))

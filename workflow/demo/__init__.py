@@ -145,5 +145,9 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
                     done = drive(slug)
                     echo(f"{slug}: {stage}: " + ("本活动没有该阶段，跳过" if done is None else
                          "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
-        if through and THROUGH.index(through) > THROUGH.index("certified"):
-            echo(f"{slug}: 提示：--through {through} 之后的阶段尚未实现，已推进到 certified")
+        if through == "showcased":
+            from .showcase import drive_showcased
+
+            done = drive_showcased(slug)
+            echo(f"{slug}: showcased: " + ("没有认定为优秀的项目，未发布成果展示" if done is None
+                 else "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
