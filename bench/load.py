@@ -428,6 +428,7 @@ def main() -> int:
         "seconds": round(elapsed, 1),
         "think_ms": THINK_MS,
         "password_hash": HASH.split(":")[0],
+        "db_pool_max": db.POOL_MAX if backend != "sqlite" else None,  # per worker, PostgreSQL only
         "events_before": data["events"],
         "events_after": verified.count,
         "demo_through": data["through"],
