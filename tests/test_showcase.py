@@ -242,3 +242,15 @@ def test_demo_drive_showcased_publishes_with_covers_and_short_intros(shown):
     assert log.head() == before
     page = Browser(shown).get(f"/campaigns/{SLUG}/showcase").get_data(as_text=True)
     assert all(b["brand_name"] in page for b in showcase.brands(SLUG))
+
+
+def test_linked_from_home_and_campaign_page_for_whoever_may_see_it(shown):
+    link = f'href="/campaigns/{SLUG}/showcase"'
+    member, organizer = client(shown, MEMBER), client(shown, "org")
+    assert link not in member.get("/").get_data(as_text=True)
+    assert link not in member.get(f"/campaigns/{SLUG}").get_data(as_text=True)
+    assert link in organizer.get("/").get_data(as_text=True)  # to preview and publish
+    assert link in organizer.get(f"/campaigns/{SLUG}").get_data(as_text=True)
+    publish("college")
+    assert link in member.get("/").get_data(as_text=True)
+    assert link in member.get(f"/campaigns/{SLUG}").get_data(as_text=True)

@@ -163,3 +163,23 @@ def set_brand(slug, pid):
     showcase.set_brand(current_actor(), slug, pid, request.form.get("cover") or None,
                        request.form.get("intro", ""), request.form.get("version"))  # fmt: skip
     return _back(slug)
+
+
+def visible_showcases() -> list[dict]:
+    """The showcases the current user may open: published ones of their campaigns, and for the
+    organizer every campaign whose results are final (to preview and publish)."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    out = []
+    for c in campaigns.list_for(actor):
+        st = showcase.state(c["slug"])
+        organizer = authz.can(actor, "campaign.manage")
+        if st["published"] or (organizer and showcase.results_final(c["slug"])):
+            out.append({"slug": c["slug"], "title": c["title"], "published": st["published"]})
+    return out
+
+
+@bp.app_context_processor
+def inject_showcases():
+    return {"visible_showcases": visible_showcases}
