@@ -52,7 +52,10 @@
         case "f": case "F": fullscreen(); break;
         case "a": case "A": auto(); break;
         case "Escape":
-          if (document.fullscreenElement) return; // the browser leaves fullscreen first
+          if (document.fullscreenElement) { // first Esc leaves fullscreen, the next the exhibition
+            if (document.exitFullscreen) document.exitFullscreen().catch(function () {});
+            break;
+          }
           window.location.href = body.getAttribute("data-exit");
           break;
         default: return;
