@@ -130,9 +130,9 @@ def photo(slug, sha256):
     mime = {"jpeg": "image/jpeg", "png": "image/png"}.get(photos.sniff(data))
     if mime is None:
         abort(404)
-    cache = "public" if seen[1]["audience"] == "intranet" and not seen[2] else "private"
+    # private: a withdrawn showcase must not live on in a shared cache
     return Response(data, mimetype=mime, headers={"X-Content-Type-Options": "nosniff",
-                                                  "Cache-Control": f"{cache}, max-age=300"})  # fmt: skip
+                                                  "Cache-Control": "private, max-age=300"})  # fmt: skip
 
 
 # --- The organizer: publish, withdraw, per-brand cover and introduction ----------------------
