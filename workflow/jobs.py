@@ -1,20 +1,31 @@
-"""Background jobs with progress, for work too long for one request (verifying the whole log).
+"""Background jobs with progress, for work too long for one request (verifying the whole log,
+compiling the booklet).
 
-In-process: a job is a thread, and its progress lives in a registry in this process's memory,
-keyed by a random id. The page polls the job by id. Under a server with several worker
-processes, a poll that reaches another process finds no such job and says so (the page then
-offers to start again); run the verifier from the CLI (`flask verify-log`) for scripts.
+A job is a thread in the process that started it. Its state is also written to a small file
+under the instance directory (`<instance>/jobs/<id>.json`, the result beside it once it ends),
+so that a poll answered by another worker process of the same server finds the job and its
+progress. A job whose process has died before it ended shows as failed, never as running
+forever. The files are scratch data outside the log; nothing else reads them.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import re
 import secrets
+import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 KEEP = 20  # finished jobs remembered
+WRITE_EVERY = 0.2  # seconds between progress writes of one job
+ID_RE = re.compile(r"^[0-9a-f]{16}$")
+DIED = "任务所在的进程已退出，任务未完成，请重新开始。"
 
 
 @dataclass
@@ -42,23 +53,137 @@ class Job:
 
 _jobs: dict[str, Job] = {}
 _lock = threading.Lock()
+_HOST = socket.gethostname()
+
+
+def directory() -> str:
+    """Where job state lives: the app's instance directory, shared by its worker processes."""
+    try:
+        from flask import current_app, has_app_context
+
+        if has_app_context():
+            base = current_app.instance_path
+        else:
+            base = os.environ.get("INSTANCE_PATH") or os.path.join(
+                tempfile.gettempdir(), "brandflow"
+            )
+    except ImportError:  # pragma: no cover - flask is always installed with the app
+        base = os.path.join(tempfile.gettempdir(), "brandflow")
+    path = os.path.join(base, "jobs")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _write(path: str, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _save(folder: str, job: Job, pid: int | None = None) -> None:
+    state = {
+        "id": job.id,
+        "kind": job.kind,
+        "total": job.total,
+        "done": job.done,
+        "error": job.error,
+        "finished": job.finished,
+        "started": job.started,
+        "ended": job.ended,
+        "pid": pid or os.getpid(),
+        "host": _HOST,
+    }
+    if job.finished and job.result is not None:
+        try:
+            _write(os.path.join(folder, f"{job.id}.result"), pickle.dumps(job.result))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            state["error"] = state["error"] or "任务结果无法保存。"
+    _write(os.path.join(folder, f"{job.id}.json"), json.dumps(state).encode())
+
+
+def _alive(state: dict) -> bool:
+    if state.get("host") != _HOST:
+        return True  # another machine: its process cannot be checked from here
+    try:
+        os.kill(int(state["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, ValueError, KeyError):
+        return True
+    return True
+
+
+def _load(folder: str, job_id: str) -> Job | None:
+    try:
+        with open(os.path.join(folder, f"{job_id}.json"), "rb") as fh:
+            state = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    job = Job(state["id"], state["kind"], state["total"], state["done"],
+              None, state["error"], state["finished"], state["started"], state["ended"])  # fmt: skip
+    if job.finished:
+        try:
+            with open(os.path.join(folder, f"{job_id}.result"), "rb") as fh:
+                job.result = pickle.loads(
+                    fh.read()
+                )  # written by this app only, in its instance dir
+        except FileNotFoundError:
+            pass
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            job.error = job.error or "任务结果无法读取。"
+    elif not _alive(state):
+        job.finished, job.error = True, DIED
+        job.ended = os.path.getmtime(os.path.join(folder, f"{job_id}.json"))
+    return job
+
+
+def _all(folder: str) -> list[Job]:
+    found = []
+    for name in os.listdir(folder):
+        if name.endswith(".json") and ID_RE.match(name[:-5]):
+            job = _load(folder, name[:-5])
+            if job is not None:
+                found.append(job)
+    return found
+
+
+def _prune(folder: str) -> None:
+    finished = sorted((j for j in _all(folder) if j.finished), key=lambda j: j.started)
+    for old in finished[:-KEEP]:
+        for suffix in (".json", ".result"):
+            try:
+                os.remove(os.path.join(folder, old.id + suffix))
+            except FileNotFoundError:
+                pass
+        _jobs.pop(old.id, None)
 
 
 def start(kind: str, total: int, work: Callable[[Callable[[int], None]], object]) -> Job:
-    """Run `work(progress)` in a thread, or return the job of this kind still running.
-    `progress(done)` records how far it got; its return value becomes `job.result`."""
+    """Run `work(progress)` in a thread, or return the job of this kind still running (in this
+    process or another). `progress(done)` records how far it got; its return value becomes
+    `job.result`."""
+    folder = directory()
     with _lock:
         for job in _jobs.values():
             if job.kind == kind and not job.finished:
                 return job
+        for job in _all(folder):
+            if job.kind == kind and not job.finished:
+                return job
         job = Job(secrets.token_hex(8), kind, total)
         _jobs[job.id] = job
-        finished = sorted((j for j in _jobs.values() if j.finished), key=lambda j: j.started)
-        for old in finished[:-KEEP]:
-            _jobs.pop(old.id, None)
+        _save(folder, job)
+        _prune(folder)
+
+    last = [0.0]
 
     def progress(done: int) -> None:
         job.done = done
+        now = time.monotonic()
+        if now - last[0] >= WRITE_EVERY:
+            last[0] = now
+            _save(folder, job)
 
     def run() -> None:
         try:
@@ -68,6 +193,12 @@ def start(kind: str, total: int, work: Callable[[Callable[[int], None]], object]
             job.error = f"{type(exc).__name__}: {exc}"
         finally:
             job.ended = time.time()
+            # The file says "finished" before this process does, so a process that exits as
+            # soon as it sees the job end never leaves it looking unfinished.
+            try:
+                _save(folder, replace(job, finished=True))
+            except OSError:
+                pass
             job.finished = True
 
     threading.Thread(target=run, name=f"job-{kind}-{job.id}", daemon=True).start()
@@ -75,7 +206,13 @@ def start(kind: str, total: int, work: Callable[[Callable[[int], None]], object]
 
 
 def get(job_id: str) -> Job | None:
-    return _jobs.get(job_id)
+    """The job by id: this process's own, or one another process of the server runs or ran."""
+    if not isinstance(job_id, str) or not ID_RE.match(job_id):
+        return None
+    job = _jobs.get(job_id)
+    if job is not None:
+        return job
+    return _load(directory(), job_id)
 
 
 def wait(job_id: str, timeout: float = 30.0) -> Job | None:
@@ -84,4 +221,5 @@ def wait(job_id: str, timeout: float = 30.0) -> Job | None:
     job = get(job_id)
     while job is not None and not job.finished and time.time() < deadline:
         time.sleep(0.01)
+        job = get(job_id)
     return job
