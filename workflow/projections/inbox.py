@@ -423,3 +423,95 @@ def reminded(e):
     label = "逾期提醒" if p["kind"] == "overdue" else "截止提醒"
     _notify(e, applicants + approvers, ACTION, f"{label}：{p['note']}", "/",
             campaign=campaign, topic=topic)  # fmt: skip
+
+
+# --- Deferrals, panels and results -----------------------------------------------------------
+
+OUTCOME_NAMES = {
+    "excellent": "优秀（认定为党建品牌）",
+    "passed": "验收通过",
+    "not_passed": "验收未通过",
+}
+
+
+def deferral_topic(pid: str, request_id: str) -> str:
+    return f"deferral:{pid}:{request_id}"
+
+
+@inbox.on("DeferralRequested")
+def deferral_requested(e):
+    """The unit asks for more time: the organizers decide (an action until decided)."""
+    project = _project_of(e)
+    if project is None:
+        return
+    p = e.payload
+    _notify(e, _organizers(project["committee"]), ACTION,
+            f"{project['unit_name']}「{project['brand']}」申请延期至 {p['due']}（{p['stage']} 阶段）："
+            f"{_excerpt(p['reason'])} 请批复。",
+            project_link(project["id"], "deferrals"), project=project["id"],
+            campaign=project["campaign"], topic=deferral_topic(project["id"], p["request_id"]))  # fmt: skip
+
+
+@inbox.on("DeferralGranted", "DeferralRefused")
+def deferral_decided(e):
+    """The organizer's answer reaches the unit's applicants and secretaries."""
+    project = _project_of(e)
+    if project is None:
+        return
+    p = e.payload
+    _settle(deferral_topic(project["id"], p["request_id"]), e.position)
+    if e.type == "DeferralGranted":
+        text = f"{_who(e.actor)} 批准了「{project['brand']}」的延期申请，新的截止时间为 {p['due']}：{_excerpt(p['note'])}"
+    else:
+        text = f"{_who(e.actor)} 不予批准「{project['brand']}」的延期申请：{_excerpt(p['reason'])}"
+    applicants, approvers = _unit_people([project["unit"]])
+    _notify(e, applicants + approvers, INFO, text, project_link(project["id"], "deferrals"),
+            project=project["id"], campaign=project["campaign"])  # fmt: skip
+
+
+@inbox.on("ReviewerAssigned")
+def reviewer_assigned(e):
+    """One row per reviewer per batch: assignments written together (same time, same round)
+    update the count of one notification instead of adding a row per project."""
+    p = e.payload
+    campaign = e.stream.split(":", 1)[1]
+    reviewer = p["reviewer"]
+    if not reviewer or reviewer == e.actor:
+        return
+    topic = f"assigned:{campaign}:{p['round']}:{reviewer}"
+    round_name = "中期评估" if p["round"] == "midterm" else "评估认定"
+    row = db.fetchone(
+        "SELECT position, text FROM notification WHERE recipient = ? AND topic = ? AND at = ?",
+        (reviewer, topic, e.occurred_at),
+    )
+    link = "/scoring"
+    if row is None:
+        _notify(e, [reviewer], ACTION, f"您被分配评审 1 个项目（{round_name}），请按时评分。", link,
+                campaign=campaign, topic=topic)  # fmt: skip
+        return
+    count = int(row[1].split("评审 ", 1)[1].split(" ", 1)[0]) + 1
+    db.execute(
+        "UPDATE notification SET text = ? WHERE position = ? AND recipient = ?",
+        (f"您被分配评审 {count} 个项目（{round_name}），请按时评分。", row[0], reviewer),
+    )
+
+
+@inbox.on("OutcomeFinalised", "CertificationRevoked")
+def outcome(e):
+    """Units hear their result only when it is final (never of a proposal), and of a revocation."""
+    project = _project_of(e)
+    if project is None:
+        return
+    p = e.payload
+    if e.type == "OutcomeFinalised":
+        text = (
+            f"「{project['brand']}」评估认定结果：{OUTCOME_NAMES.get(p['outcome'], p['outcome'])}。"
+        )
+    else:
+        text = (
+            f"{_who(e.actor)} 撤销了「{project['brand']}」的认定，结果改为"
+            f"{OUTCOME_NAMES.get(p['outcome'], p['outcome'])}：{_excerpt(p['reason'])}"
+        )
+    applicants, approvers = _unit_people(_signing_units(project))
+    _notify(e, applicants + approvers, INFO, text, project_link(project["id"]),
+            project=project["id"], campaign=project["campaign"])  # fmt: skip
