@@ -425,6 +425,16 @@ def test_organizer_sees_scores_spread_missing_ranking_and_closes(panel, as_user)
     late = submit(as_user("reviewer1"), {**FULL, "P4": "30"})
     assert late.status_code == 400 and "已经结束" in late.get_data(as_text=True)
     assert log.head() == before
+    drafts = db.fetchall("SELECT * FROM score_draft ORDER BY project, round, reviewer")
+    draft = as_user("reviewer3").post(f"/projects/{PID}/scoring/midterm/draft",
+                                      score_form({"P1.1": "6"}), htmx=True)  # fmt: skip
+    assert draft.status_code in (400, 403) and "已经结束" in draft.get_data(as_text=True)
+    # a closed round cannot be reopened
+    reopen = org.post(f"/campaigns/{SLUG}/scoring/midterm/open",
+                      {"version": panel_version(org), "note": "再评一次"}, htmx=True)  # fmt: skip
+    assert reopen.status_code == 400 and "已经结束，不能重新开启" in reopen.get_data(as_text=True)
+    assert log.head() == before
+    assert db.fetchall("SELECT * FROM score_draft ORDER BY project, round, reviewer") == drafts
 
 
 def test_score_sheets_export_to_xlsx_and_csv(panel, as_user):
