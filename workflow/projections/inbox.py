@@ -15,7 +15,13 @@ Who hears what:
 - a comment: for visibility "unit" the unit's applicants and secretaries and the organizers;
   for "internal" only organizers and reviewers, never a member of the unit; plus everyone
   mentioned who may read it, and the author of the comment replied to; never the author;
-- a reminder: the unit's applicants and secretaries.
+- a reminder: the unit's applicants and secretaries;
+- a deferral request: the organizers (an action until answered); the answer: the unit's
+  applicants and secretaries;
+- reviewer assignments: the reviewer, one row per batch (assignments written together) with
+  the count of projects;
+- a final outcome or a revocation: the unit's applicants and secretaries (never a proposal:
+  results reach the units only when final).
 
 An "action" row stays open until an event settles what it asked for (the opinion is recorded,
 the project is resubmitted or decided, a newer reminder replaces an older one).
