@@ -391,3 +391,13 @@ def export_rows(config: dict, table: list[dict]) -> tuple[list[str], list[list]]
         line.append(row["gaps"])
         out.append(line)
     return header, out
+
+
+def _register_reports() -> None:
+    from .commands import reports
+
+    global report_lookup
+    report_lookup = reports.compliance_lookup
+
+
+_register_reports()

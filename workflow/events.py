@@ -457,3 +457,18 @@ declare(
     {"project": str, "cover": OPT_STR, "intro": str},  # cover: a photo's sha256
     label="设置展示封面与简介",
 )
+# --- Reports (中期报告、总结报告) on the project stream (workflow/commands/reports.py) ----------
+# One event per submitted revision with the full content; drafts are kept outside the log.
+declare(
+    "ReportSubmitted",
+    {
+        "kind": str,  # final | midterm
+        "revision": int,
+        "sections": list,  # [{"code", "title", "text"}] in the campaign's order
+        "chars": int,
+        "photos": list,  # [{"photo_id", "sha256", "caption", "width", "height", "mime"}]
+        "attachments": list,  # [{"sha256", "name", "mime", "size"}]
+        "late": bool,
+    },
+    label="提交报告",
+)

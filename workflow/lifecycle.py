@@ -67,6 +67,13 @@ MOVES = {
     "publicize": ("进入公示", {"final_scored", "passed"}),
     "finalise": ("公示期满确定认定结果", {"proposed"}),
     "revoke": ("撤销认定", {"certified"}),
+    # Reports (workflow/commands/reports.py): the final report moves the project to
+    # final_submitted (a resubmission keeps it there); the mid-term report moves nothing.
+    "report_final": (
+        "提交总结报告",
+        {"approved", "cultivating", "midterm_scored", "final_submitted"},
+    ),
+    "report_midterm": ("提交中期报告", {"approved", "cultivating", "midterm_scored"}),
 }
 
 

@@ -106,4 +106,5 @@ from . import evidence  # noqa: E402,F401
 from . import scoring  # noqa: E402,F401
 from . import comments  # noqa: E402,F401
 from . import inbox  # noqa: E402,F401
+from . import reports  # noqa: E402,F401
 # isort: on
