@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
-.PHONY: install run serve test bench load lint format sysdeps clean
+.PHONY: install run serve test bench load lint format sysdeps clean i18n
 
-install: $(VENV)/.installed static/vendor/.installed
+install: $(VENV)/.installed static/vendor/.installed translations/en/LC_MESSAGES/messages.mo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,12 @@ format: install
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+
+# English catalogue: the .po is committed, the .mo is built from it whenever the .po is newer.
+translations/en/LC_MESSAGES/messages.mo: translations/en/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -f -d translations
+
+# Re-extract every UI string (templates, Python, N_() domain messages) and merge into the .po.
+i18n: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
