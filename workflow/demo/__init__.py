@@ -142,6 +142,12 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
             for stage, drive in (("midterm", drive_midterm), ("final", drive_final),
                                  ("certified", drive_certified)):  # fmt: skip
                 if THROUGH.index(through) >= THROUGH.index(stage):
+                    if stage in ("midterm", "final"):  # the reports come before the round
+                        from .reports import drive_reports
+
+                        wrote = drive_reports(slug, stage)
+                        if wrote is not None:
+                            echo(f"{slug}: {stage}: 提交报告 {wrote['reports']} 份")
                     done = drive(slug)
                     echo(f"{slug}: {stage}: " + ("本活动没有该阶段，跳过" if done is None else
                          "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
