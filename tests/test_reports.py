@@ -128,3 +128,18 @@ def test_late_refused_or_flagged(cultivating, tmp_path):
     else:
         submit(pid, user, texts(500), good, late)
         assert reports.get_report(pid)["late"] is True
+
+
+def test_trail_describes_and_diffs_revisions(cultivating, tmp_path):
+    from workflow import trail
+
+    pid, campaign, user, photos = a_project()
+    picks = [(p, "说明") for p in photos[:3]]
+    submit(pid, user, texts(600), picks, IN_FINAL[campaign])
+    changed = texts(600)
+    changed["s2"] = "新的创建背景"
+    submit(pid, user, changed, picks, IN_FINAL[campaign])
+    event = log.read_stream(project_stream(pid))[-1]
+    assert "总结报告" in trail.describe(event) and "第 2 版" in trail.describe(event)
+    rows = {r["label"]: r["changed"] for r in trail.changes(event)}
+    assert rows["创建背景"] is True and rows["品牌名称"] is False

@@ -62,7 +62,7 @@ UNIT_VISIBLE = {
     "PhotoCaptionChanged", "EvidenceWithdrawn", "BudgetSet", "ExpenseRecorded",
     "DeferralRequested", "DeferralGranted", "DeferralRefused",
     "ProjectScored", "PublicityStarted", "ProjectPublicized", "PublicityConcluded",
-    "OutcomeFinalised", "CertificationRevoked",
+    "OutcomeFinalised", "CertificationRevoked", "ReportSubmitted",
 }  # fmt: skip
 
 
@@ -847,6 +847,11 @@ DESCRIBE: dict[str, Callable[[Event, dict, str, Names], str]] = {
         f"截止时间延长至 {p['due']}{_reason(p['reason'])}"
     ),
     "ApplicationSubmitted": _submitted,
+    "ReportSubmitted": lambda e, p, who, n: (
+        f"{who} 提交「{_project_name(e, n)}」的{REPORT_KINDS.get(p['kind'], '报告')}"
+        f"（第 {p['revision']} 版，{p['chars']} 字，照片 {len(p['photos'])} 张，"
+        f"附件 {len(p['attachments'])} 个）" + ("，逾期提交" if p["late"] else "")
+    ),
     "UnitOpinionRecorded": _opinion,
     "PaperCopyUploaded": lambda e, p, who, n: (
         f"{who} 为「{_project_name(e, n)}」上传{OPINION_LEVELS.get(p['level'], p['level'])}的"
@@ -1144,6 +1149,32 @@ def _rubric_changes(e: Event, names: Names) -> list[dict]:
     )  # fmt: skip
 
 
+REPORT_KINDS = {"final": "总结报告", "midterm": "中期报告"}
+
+
+def _report_text(payload: dict) -> dict:
+    """A report revision as labelled texts: each section, then the photos and attachments."""
+    out = {f"section:{s['title']}": s["text"] for s in payload.get("sections", [])}
+    out["photos"] = "\n".join(f"{i}. {ph['caption']}" for i, ph in
+                               enumerate(payload.get("photos", []), 1))  # fmt: skip
+    out["attachments"] = "\n".join(a["name"] for a in payload.get("attachments", []))
+    return out
+
+
+def _report_changes(e: Event, names: Names) -> list[dict]:
+    before = {}
+    for earlier in log.read_stream(e.stream, e.position - 1):
+        if earlier.type == "ReportSubmitted" and earlier.payload["kind"] == e.payload["kind"]:
+            before = _report_text(earlier.payload)
+    after = _report_text(e.payload)
+    keys = list(after) + [k for k in before if k not in after]
+    labels = {"photos": "照片及说明", "attachments": "附件"}
+    return _text_rows(
+        [(k, labels.get(k, k.split(":", 1)[-1]), before.get(k, ""), after.get(k, ""))
+         for k in keys]
+    )  # fmt: skip
+
+
 # Event types that change a document, with how to show the difference from the state before.
 # Later modules (rubric, final report) add theirs here.
 DIFFERS: dict[str, Callable[[Event, Names], list[dict]]] = {
@@ -1155,6 +1186,7 @@ DIFFERS: dict[str, Callable[[Event, Names], list[dict]]] = {
     "CommentEdited": _comment_changes,
     "PhotoCaptionChanged": _caption_changes,
     "RubricChanged": _rubric_changes,
+    "ReportSubmitted": _report_changes,
 }
 
 
