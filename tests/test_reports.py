@@ -143,3 +143,23 @@ def test_trail_describes_and_diffs_revisions(cultivating, tmp_path):
     assert "总结报告" in trail.describe(event) and "第 2 版" in trail.describe(event)
     rows = {r["label"]: r["changed"] for r in trail.changes(event)}
     assert rows["创建背景"] is True and rows["品牌名称"] is False
+
+
+def test_midterm_report_keeps_the_state(cultivating, tmp_path):
+    (pid, unit) = db.fetchone(
+        "SELECT id, unit FROM project WHERE campaign = 'minbei-2025' AND state = 'cultivating' "
+        "ORDER BY id LIMIT 1"
+    )
+    version = log.stream_version(project_stream(pid))
+    tx = {"s1": "工作进展顺利", "s2": "阶段成效明显", "s3": "存在问题不多", "s4": "下一步计划"}
+    reports.submit(actor(f"a-{unit}"), pid, "midterm", tx, [], [], [], version, str(tmp_path),
+                   now=datetime(2025, 9, 1, 2, tzinfo=UTC))  # fmt: skip
+    got = reports.get_report(pid, "midterm")
+    assert [s["title"] for s in got["sections"]] == [
+        "工作进展",
+        "阶段成效",
+        "存在问题",
+        "下一步计划",
+    ]
+    assert got["photos"] == [] and reports.get_report(pid) is None
+    assert db.fetchone("SELECT state FROM project WHERE id = ?", (pid,))[0] == "cultivating"
