@@ -6,7 +6,7 @@ import os
 import secrets
 
 from flask import Flask, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -98,7 +98,13 @@ def create_app(config: dict | None = None) -> Flask:
         n = app.config["PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=lambda: app.config["BABEL_DEFAULT_LOCALE"])
+    from workflow.i18n import ensure_compiled, html_lang, select_locale
+
+    ensure_compiled(app.root_path)
+
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["get_locale"] = get_locale
     htmx.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -160,7 +160,7 @@ ROUTES = {
 HIDDEN = {("GET", "/campaigns/<slug>/showcase"), ("GET", "/campaigns/<slug>/showcase/exhibition"),
           ("GET", "/campaigns/<slug>/showcase/brands/<pid>"),
           ("GET", "/campaigns/<slug>/showcase/photos/<sha256>")}  # fmt: skip
-PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("POST", "/lang")}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
 SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",

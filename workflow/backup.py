@@ -24,6 +24,7 @@ SIDE_TABLES = [
     "inbox_read",
     "mail_log",
     "score_draft",
+    "user_preference",
 ]
 MANIFEST = "manifest.json"
 

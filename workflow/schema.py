@@ -96,6 +96,11 @@ SIDE_TABLES = [
         comments TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (project, round, reviewer))""",
+    # The UI language a user chose (workflow/i18n.py): a preference, not history.
+    """CREATE TABLE IF NOT EXISTS user_preference (
+        username TEXT PRIMARY KEY,
+        locale TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
 ]
 
 

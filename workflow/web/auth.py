@@ -37,7 +37,10 @@ def login():
             error = exc.message
         else:
             target = _safe_next(request.args.get("next"))
+            lang = session.get("lang")
             session.clear()  # a fresh session on login: no fixation
+            if lang:
+                session["lang"] = lang
             login_user(User(actor))
             return redirect(target)
     status = 401 if error else 200
@@ -51,3 +54,24 @@ def logout():
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/lang")
+@allow(PUBLIC)
+def set_language():
+    """Switch the UI language (POST with CSRF); kept in the session and as the user's preference."""
+    from datetime import UTC, datetime
+
+    from flask_babel import refresh
+    from flask_login import current_user
+
+    from .. import i18n
+
+    locale = request.form.get("lang", "")
+    if locale not in i18n.LOCALES:
+        return "unknown language", 400
+    session["lang"] = locale
+    if current_user.is_authenticated:
+        i18n.set_preference(current_user.get_id(), locale, datetime.now(UTC).isoformat())
+    refresh()
+    return redirect(_safe_next(request.form.get("next")))
