@@ -12,10 +12,13 @@ with `CREATE DATABASE … TEMPLATE` (same name, so every URL the test holds stay
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -127,7 +130,10 @@ def _seed_state(through, trees, then, upload_dir):
 def _build_template(app, key, through, trees, then, factory):
     """Seed the state once into a folder (and, on PostgreSQL, a database) of its own."""
     url = app.config["DATABASE_URL"]
-    folder = factory.mktemp("seeded")
+    # Not under pytest's basetemp: another pytest run on the machine prunes old basetemps, and
+    # a template must outlive this whole session.
+    folder = Path(tempfile.mkdtemp(prefix="brandflow-seeded-"))
+    atexit.register(shutil.rmtree, folder, True)
     if url.startswith("sqlite"):
         make_app("sqlite:///" + str(folder / "test.db"), folder)
         _seed_state(through, trees, then, str(folder / "uploads"))
