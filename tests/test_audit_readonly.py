@@ -20,8 +20,8 @@ from workflow.commands.accounts import get_account
 DEMO_PASSWORD = "demo12345"
 PID = "minbei-2025.mb-jd.dept_brand"
 PUBLIC = {("POST", "/login"), ("POST", "/logout")}
-# Routes that only record the auditor's own reading state, outside the log (never history).
-PERSONAL = {("POST", "/inbox/read"), ("POST", "/inbox/read-all")}
+# Routes that only record the auditor's own reading state or UI language, outside the log.
+PERSONAL = {("POST", "/inbox/read"), ("POST", "/inbox/read-all"), ("POST", "/lang")}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 READ_LOG = {"DocumentDownloaded", "ExportMade"}
 

@@ -44,9 +44,9 @@ def submitted(e):
     db.execute(
         "INSERT INTO project_report (project, kind, revision, sections, chars, photos, "
         "attachments, late, actor, at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (pid, p["kind"], p["revision"], json.dumps(p["sections"], ensure_ascii=False),
-         p["chars"], json.dumps(p["photos"], ensure_ascii=False),
-         json.dumps(p["attachments"], ensure_ascii=False), int(p["late"]), e.actor,
+        (pid, p["kind"], p["revision"], json.dumps(p["sections"], ensure_ascii=False, sort_keys=True),
+         p["chars"], json.dumps(p["photos"], ensure_ascii=False, sort_keys=True),
+         json.dumps(p["attachments"], ensure_ascii=False, sort_keys=True), int(p["late"]), e.actor,
          e.occurred_at, e.position),
     )  # fmt: skip
     if p["kind"] == "final":
