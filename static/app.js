@@ -23,6 +23,25 @@
     });
   }
 
+  // A report's limit is on all its sections together: <output data-report-total data-max>
+  // shows the sum, counted like the server (trimmed sections, code points).
+  function bindReportTotal(root) {
+    root.querySelectorAll("output[data-report-total]").forEach(function (out) {
+      var form = out.closest("form");
+      var max = parseInt(out.dataset.max, 10);
+      function update() {
+        var n = 0;
+        form.querySelectorAll("[data-report-section]").forEach(function (el) {
+          n += Array.from(el.value.replace(/\r\n/g, "\n").trim()).length;
+        });
+        out.textContent = "合计 " + n + " / " + max + " 字";
+        out.classList.toggle("error", n > max);
+      }
+      form.addEventListener("input", update);
+      update();
+    });
+  }
+
   // Ask before an action marked data-confirm (e.g. making a comment visible to the unit).
   document.addEventListener("htmx:confirm", function (evt) {
     var el = evt.detail.elt;
@@ -97,6 +116,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     bindCounters(document);
     bindCaptions(document);
+    bindReportTotal(document);
   });
   document.addEventListener("htmx:load", function (evt) {
     bindCounters(evt.detail.elt);

@@ -154,13 +154,23 @@ ROUTES = {
     ("POST", "/campaigns/<slug>/showcase/publish"): {"org"},
     ("POST", "/campaigns/<slug>/showcase/withdraw"): {"org"},
     ("POST", "/campaigns/<slug>/showcase/brands/<pid>"): {"org"},
+    # reports (the sample project is only submitted: submitting answers 400, no attachment 400)
+    ("GET", "/projects/<pid>/reports/<kind>"): {"org", "auditor", "s-mb-jd"},
+    ("POST", "/projects/<pid>/reports/<kind>"): {"s-mb-jd"},
+    ("GET", "/projects/<pid>/reports/<kind>/files/<sha256>"): {"org", "auditor", "s-mb-jd"},
 }
 # Routes that answer 404 rather than 403 to whoever may not see them (they do not reveal that
 # an unpublished showcase exists).
 HIDDEN = {("GET", "/campaigns/<slug>/showcase"), ("GET", "/campaigns/<slug>/showcase/exhibition"),
           ("GET", "/campaigns/<slug>/showcase/brands/<pid>"),
           ("GET", "/campaigns/<slug>/showcase/photos/<sha256>")}  # fmt: skip
-PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("POST", "/lang")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("POST", "/lang"),
+}
 # Values for the URL parameters of ROUTES keys (the demo fixture seeds both campaigns).
 SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name",
@@ -171,7 +181,8 @@ SAMPLE_ARGS = {"<slug>": "minbei-2025", "<code>": "apply", "<key>": "brand_name"
                "<panel>": "review"}  # fmt: skip
 # The applicant in ALL applies in the other campaign.
 SAMPLE_URLS = {
-    "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature"
+    "/projects/<pid>/reports/<kind>": "/projects/<pid>/reports/final",
+    "/campaigns/<slug>/apply/<category>": "/campaigns/ncut-info-2023/apply/branch_feature",
 }
 
 

@@ -77,7 +77,7 @@ def render(page: str, fragment: str, **context):
 
 def error_response(status: int, title: str, message: str, **extra):
     return render("error.html", "fragments/error.html", status=status, title=title,
-                  message=message, **extra), status  # fmt: skip
+                  message=message, error_page=True, **extra), status  # fmt: skip
 
 
 TITLES = {
@@ -105,6 +105,7 @@ def register(app: Flask) -> None:
         inbox,
         main,
         projects,
+        reports,
         results,
         review,
         scoring,
@@ -114,7 +115,7 @@ def register(app: Flask) -> None:
 
     blueprints = (main, auth, admin, audit, campaigns, campaign_settings, projects, review,
                   comments, inbox, evidence, trails, scoring, certification, results,
-                  showcase)  # fmt: skip
+                  showcase, reports)  # fmt: skip
     for bp in (module.bp for module in blueprints):
         app.register_blueprint(bp)
 

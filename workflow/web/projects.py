@@ -223,7 +223,19 @@ def page_context(project: dict, opinion_form=None, error=None) -> dict:
     levels = [s["level"] for s in applications.opinion_steps(project)]
     context["copy_form"].level.choices = [(k, OPINION_LEVELS[k]) for k in levels]
     context["error"] = error
+    context["report_links"] = report_links(actor, project)
     return context
+
+
+def report_links(actor, project: dict) -> list[tuple[str, str, bool]]:
+    """(kind, label, submitted) of the reports this campaign has and this user may read."""
+    from ..commands import campaigns, reports
+
+    if not reports.may_read(actor, project):
+        return []
+    config = campaigns.get(project["campaign"])
+    return [(kind, label, reports.get_report(project["id"], kind) is not None)
+            for kind, label in reports.KINDS.items() if reports.has_kind(config, kind)]  # fmt: skip
 
 
 @bp.get("/projects/<pid>")
