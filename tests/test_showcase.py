@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Browser
 from workflow import db, log
-from workflow.commands import applications, certification, showcase
+from workflow.commands import applications, certification, reports, showcase
 from workflow.commands.accounts import get_account
 
 SLUG = "minbei-2025"
@@ -242,6 +242,30 @@ def test_demo_drive_showcased_publishes_with_covers_and_short_intros(shown):
     assert log.head() == before
     page = Browser(shown).get(f"/campaigns/{SLUG}/showcase").get_data(as_text=True)
     assert all(b["brand_name"] in page for b in showcase.brands(SLUG))
+
+
+def test_demo_ends_with_the_booklet_compiled_and_certificates_ready(shown):
+    """seed-demo --through showcased: the booklet (with the demo foreword) downloads at once."""
+    from workflow.commands import booklets
+    from workflow.demo.showcase import FOREWORD, drive_documents
+
+    with shown.app_context():  # the booklet cache and the photos are the app's folders
+        made = drive_documents(SLUG)
+        before = log.head()
+        again = drive_documents(SLUG)
+    chapters = [p for p in showcase.certified(SLUG) if reports.get_report(p, "final")]
+    assert made == {
+        "汇编成册（章）": len(chapters),
+        "荣誉证书（张）": len(showcase.certified(SLUG)),
+    }
+    assert chapters and booklets.foreword(SLUG)[0] == FOREWORD
+    assert again == made and log.head() == before  # idempotent, as seed-demo is
+    organizer = client(shown, "org")
+    response = organizer.get(f"/campaigns/{SLUG}/booklet.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.get_data().startswith(b"%PDF")
+    response = organizer.get(f"/campaigns/{SLUG}/certificates.pdf")
+    assert response.status_code == 200 and response.get_data().startswith(b"%PDF")
 
 
 def test_linked_from_home_and_campaign_page_for_whoever_may_see_it(shown):

@@ -152,8 +152,11 @@ def seed(slugs: list[str], password: str, through: str | None = None, echo=print
                     echo(f"{slug}: {stage}: " + ("本活动没有该阶段，跳过" if done is None else
                          "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
         if through == "showcased":
-            from .showcase import drive_showcased
+            from .showcase import drive_documents, drive_showcased
 
             done = drive_showcased(slug)
             echo(f"{slug}: showcased: " + ("没有认定为优秀的项目，未发布成果展示" if done is None
                  else "，".join(f"{k} {v}" for k, v in done.items())))  # fmt: skip
+            if done is not None:
+                made = drive_documents(slug)
+                echo(f"{slug}: 成果文档：" + "，".join(f"{k} {v}" for k, v in made.items()))

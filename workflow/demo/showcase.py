@@ -7,7 +7,7 @@ an organizer picks the livelier scene over the first upload) and a short introdu
 
 from __future__ import annotations
 
-from ..commands import showcase
+from ..commands import booklets, showcase
 from ..commands.accounts import get_account
 
 AUDIENCE = {"ncut-info-2023": "college", "minbei-2025": "intranet"}
@@ -43,9 +43,26 @@ def drive_showcased(slug: str) -> dict | None:
             "展示范围": showcase.AUDIENCES[showcase.state(slug)["audience"]]}  # fmt: skip
 
 
-def generate_booklet_hook(slug: str):
-    """Hook for the compiled booklet (汇编成册) of the showcased demo: workflow/documents/booklet.py
-    renders it from results_doc.booklet_pdf, which needs each project's final report
-    (workflow.commands.reports). Not called by seed-demo yet: wire it here once the demo writes
-    final reports, e.g. ``results_doc.booklet_pdf(slug, False, None, None)`` in an app context."""
-    return None
+FOREWORD = (
+    "本汇编收录了本次党建品牌创建活动中经评估认定为优秀的基层党组织品牌。"
+    "各单位围绕“一支部一特色”“一系一品牌”的目标，把党建工作与立德树人、专业建设、服务师生紧密结合，"
+    "形成了一批可复制、可推广的经验做法。现汇编成册，供各基层党组织学习交流、互学互鉴。"
+)
+
+
+def drive_documents(slug: str) -> dict | None:
+    """The organizer writes the booklet's foreword and compiles the booklet (汇编成册) into its
+    cache, so it downloads at once; the certificates are counted (they render on request).
+    Needs an app context: the booklet cache and the photos live in the app's folders."""
+    from ..documents import results_doc
+
+    if not showcase.results_final(slug) or not showcase.certified(slug):
+        return None
+    organizer = get_account("org")
+    text, version = booklets.foreword(slug)
+    if not text:
+        booklets.set_foreword(organizer, slug, FOREWORD, version)
+    doc, _path, _ready = results_doc.cached_booklet(slug)
+    results_doc.booklet_pdf(slug)
+    return {"汇编成册（章）": len(doc["chapters"]),
+            "荣誉证书（张）": len(results_doc.certificate_docs(slug))}  # fmt: skip

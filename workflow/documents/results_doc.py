@@ -27,10 +27,8 @@ SECTION_TITLES = {
 
 
 def _get_report(pid: str):
-    try:
-        from ..commands import reports
-    except ImportError as exc:  # the final report module is not part of this installation
-        raise DomainError("总结报告功能尚未提供。") from exc
+    from ..commands import reports
+
     return reports.get_report(pid, kind="final")
 
 
