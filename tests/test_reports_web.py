@@ -136,3 +136,14 @@ def test_who_may_read_and_write(world, as_user):
     assert "尚未提交" in organizer and 'name="s1"' not in organizer  # reads, cannot write
     assert as_user("auditor").get(f"/projects/{pid}/reports/final").status_code == 200
     assert as_user("org").get(f"/projects/{pid}/reports/nonsense").status_code == 404
+
+
+def test_the_midterm_report_follows_the_campaign_rules(world, as_user):
+    """The mid-term report's sections come from the campaign config and are shown as its rules."""
+    app, pid, unit, photos = world
+    titles = campaigns.get(SLUG)["evidence"]["midterm_report_sections"]
+    assert titles == reports.rules(campaigns.get(SLUG), "midterm")["titles"] and len(titles) == 4
+    rules = as_user(f"a-{unit}").get(f"/campaigns/{SLUG}").get_data(as_text=True)
+    assert "中期报告：" + "、".join(titles) in rules
+    page = as_user(f"a-{unit}").get(f"/projects/{pid}/reports/midterm").get_data(as_text=True)
+    assert all(title in page for title in titles)

@@ -23,6 +23,8 @@ NEWS_LEVELS = {
 }
 
 REPORT_SECTIONS = ["品牌名称", "创建背景", "品牌内涵", "主要举措", "取得成效"]
+# Notice 001 二(三): the mid-term evaluation looks at progress, results so far, problems and plans.
+MIDTERM_REPORT_SECTIONS = ["工作进展", "阶段成效", "存在问题", "下一步计划"]
 
 
 # Notice 000 四(二)–(三): ≥2 news articles on 学院及以上 platforms; the report in five parts,
@@ -34,6 +36,8 @@ EVIDENCE_000 = {
     "photos_max": 5,
     "report_sections": REPORT_SECTIONS,
     "report_max_chars": 3000,
+    "midterm_report_sections": MIDTERM_REPORT_SECTIONS,
+    "midterm_report_max_chars": 2000,
     "photo_min_pixels": 0,
 }
 

@@ -21,14 +21,14 @@ from .. import db, deadlines, files, lifecycle, log
 from ..authz import Actor
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..campaign_templates import MIDTERM_REPORT_SECTIONS
 from . import campaigns
 from .applications import get_project
 from .applications import stream as project_stream
 from .evidence import may_post
 
 KINDS = {"final": "总结报告", "midterm": "中期报告"}
-# Notice 001 二(三): the mid-term evaluation looks at progress, results so far, problems and plans.
-MIDTERM_SECTIONS_DEFAULT = ["工作进展", "阶段成效", "存在问题", "下一步计划"]
+# Campaigns created before the mid-term report rules were configurable use these.
 MIDTERM_MAX_CHARS_DEFAULT = 2000
 ATTACHMENT_KINDS = ("pdf", "jpeg", "png")
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -44,7 +44,7 @@ def rules(config: dict, kind: str) -> dict:
         return {"titles": titles, "max_chars": int(ev.get("report_max_chars", 3000)),
                 "photos_min": int(ev.get("photos_min", 3)),
                 "photos_max": int(ev.get("photos_max", 5)), "stage": "final"}  # fmt: skip
-    titles = list(ev.get("midterm_report_sections") or MIDTERM_SECTIONS_DEFAULT)
+    titles = list(ev.get("midterm_report_sections") or MIDTERM_REPORT_SECTIONS)
     return {"titles": titles,
             "max_chars": int(ev.get("midterm_report_max_chars") or MIDTERM_MAX_CHARS_DEFAULT),
             "photos_min": 0, "photos_max": int(ev.get("photos_max", 5)), "stage": "midterm"}  # fmt: skip
