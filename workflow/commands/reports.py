@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 from .. import db, deadlines, files, lifecycle, log
 from ..authz import Actor
+from ..campaign_templates import MIDTERM_REPORT_SECTIONS
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
-from ..campaign_templates import MIDTERM_REPORT_SECTIONS
 from . import campaigns
 from .applications import get_project
 from .applications import stream as project_stream
