@@ -268,6 +268,31 @@ def test_demo_ends_with_the_booklet_compiled_and_certificates_ready(shown):
     assert response.status_code == 200 and response.get_data().startswith(b"%PDF")
 
 
+def test_the_showcase_and_the_booklet_foreword_are_told_in_the_trails(shown):
+    """An auditor reads the organizer's showcase and booklet edits, with what changed."""
+    from workflow import trail
+    from workflow.commands import booklets
+    from workflow.demo.showcase import drive_showcased
+
+    drive_showcased(SLUG)
+    booklets.set_foreword(org(), SLUG, "第一稿前言", booklets.foreword(SLUG)[1])
+    booklets.set_foreword(org(), SLUG, "第二稿前言", booklets.foreword(SLUG)[1])
+    auditor = client(shown, "auditor")
+    base = f"/audit/campaigns/{SLUG}/trail?type="
+    page = auditor.get(base + "ShowcasePublished").get_data(as_text=True)
+    assert "发布了成果展示，展示范围：校内网（无需登录）" in page
+    assert "修改了成果汇编的前言（5 字）" in auditor.get(base + "BookletForewordSet").get_data(
+        as_text=True
+    )
+    pid, brand = first_brand()
+    page = auditor.get(f"/audit/projects/{pid}/trail?type=ShowcaseBrandSet").get_data(as_text=True)
+    assert f"设置了「{brand['brand_name']}」在成果展示中的封面照片与简介" in page
+    last = log.read_stream(booklets.stream(SLUG))[-1]
+    rows = trail.changes(last)
+    assert rows[0]["label"] == "成果汇编前言" and rows[0]["changed"]
+    assert "".join(seg[1] for seg in rows[0]["segments"] if seg[0] != "ins") == "第一稿前言"
+
+
 def test_linked_from_home_and_campaign_page_for_whoever_may_see_it(shown):
     link = f'href="/campaigns/{SLUG}/showcase"'
     member, organizer = client(shown, MEMBER), client(shown, "org")

@@ -853,6 +853,19 @@ DESCRIBE: dict[str, Callable[[Event, dict, str, Names], str]] = {
         f"附件 {len(p['attachments'])} 个）" + ("，逾期提交" if p["late"] else "")
     ),
     "UnitOpinionRecorded": _opinion,
+    "BookletForewordSet": lambda e, p, who, n: (
+        f"{who} 修改了成果汇编的前言（{len(p['text'])} 字）"
+        if p["text"]
+        else f"{who} 清空了成果汇编的前言"
+    ),
+    "ShowcasePublished": lambda e, p, who, n: (
+        f"{who} 发布了成果展示，展示范围：{_audience(p['audience'])}"
+    ),
+    "ShowcaseWithdrawn": lambda e, p, who, n: f"{who} 撤回了成果展示",
+    "ShowcaseBrandSet": lambda e, p, who, n: (
+        f"{who} 设置了「{n.brand(p['project'])}」在成果展示中的"
+        + ("封面照片与简介" if p["cover"] else "简介（未选封面照片）")
+    ),
     "PaperCopyUploaded": lambda e, p, who, n: (
         f"{who} 为「{_project_name(e, n)}」上传{OPINION_LEVELS.get(p['level'], p['level'])}的"
         f"签章纸质版扫描件「{p['file']['name']}」（第 {p['revision']} 版）"
@@ -1103,14 +1116,19 @@ def _comment_changes(e: Event, names: Names) -> list[dict]:
     return _text_rows([("body", "评论内容", before, e.payload["body"])])
 
 
-def _caption_changes(e: Event, names: Names) -> list[dict]:
+def _earlier_text(e: Event, same, key: str) -> str:
+    """`key` of the last event before `e` on its stream for which `same(event)` holds."""
     before = ""
     for earlier in log.read_stream(e.stream, e.position - 1):
-        if (
-            earlier.payload.get("photo_id") == e.payload["photo_id"]
-            and "caption" in earlier.payload
-        ):
-            before = earlier.payload["caption"]
+        if same(earlier) and key in earlier.payload:
+            before = earlier.payload[key] or ""
+    return before
+
+
+def _caption_changes(e: Event, names: Names) -> list[dict]:
+    before = _earlier_text(
+        e, lambda x: x.payload.get("photo_id") == e.payload["photo_id"], "caption"
+    )
     return _text_rows([("caption", "照片注释", before, e.payload["caption"])])
 
 
@@ -1175,6 +1193,27 @@ def _report_changes(e: Event, names: Names) -> list[dict]:
     )  # fmt: skip
 
 
+def _audience(code: str) -> str:
+    from .commands.showcase import AUDIENCES
+
+    return AUDIENCES.get(code, code)
+
+
+def _foreword_changes(e: Event, names: Names) -> list[dict]:
+    before = _earlier_text(e, lambda x: x.type == "BookletForewordSet", "text")
+    return _text_rows([("text", "成果汇编前言", before, e.payload["text"])])
+
+
+def _showcase_brand_changes(e: Event, names: Names) -> list[dict]:
+    def same(x):
+        return x.type == "ShowcaseBrandSet" and x.payload.get("project") == e.payload["project"]
+
+    return _text_rows([
+        ("intro", "展示简介", _earlier_text(e, same, "intro"), e.payload["intro"] or ""),
+        ("cover", "封面照片", _earlier_text(e, same, "cover"), e.payload["cover"] or ""),
+    ])  # fmt: skip
+
+
 # Event types that change a document, with how to show the difference from the state before.
 # Later modules (rubric, final report) add theirs here.
 DIFFERS: dict[str, Callable[[Event, Names], list[dict]]] = {
@@ -1187,6 +1226,8 @@ DIFFERS: dict[str, Callable[[Event, Names], list[dict]]] = {
     "PhotoCaptionChanged": _caption_changes,
     "RubricChanged": _rubric_changes,
     "ReportSubmitted": _report_changes,
+    "BookletForewordSet": _foreword_changes,
+    "ShowcaseBrandSet": _showcase_brand_changes,
 }
 
 
