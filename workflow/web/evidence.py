@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 
@@ -166,8 +167,12 @@ def _done(project: dict, notice: str):
     if not is_htmx():
         return redirect(url_for("projects.show", pid=project["id"]) + "#evidence")
     if fresh["state"] != project["state"]:  # e.g. approved -> cultivating: the header changes
-        return Response(status=204, headers={
-            "HX-Redirect": url_for("projects.show", pid=project["id"]) + "#evidence"})  # fmt: skip
+        target = url_for("projects.show", pid=project["id"])
+        # Already on the project page, a redirect to it + "#evidence" would only scroll (a
+        # same-document fragment navigation), leaving the stale panel: reload it instead.
+        if urlsplit(request.headers.get("HX-Current-URL", "")).path == target:
+            return Response(status=204, headers={"HX-Refresh": "true"})
+        return Response(status=204, headers={"HX-Redirect": target + "#evidence"})
     return render("evidence/page.html", "evidence/panel.html",
                   **panel_context(fresh, notice=notice))  # fmt: skip
 
@@ -407,7 +412,7 @@ def matrix(slug):
                   progress=progress, chart=chart(progress), STATUS=compliance.STATUS,
                   CATEGORIES=CATEGORIES, STATES=lifecycle.STATES, args=request.args,
                   sort=request.args.get("sort") or "unit", sort_url=_sort_url(slug),
-                  direction=request.args.get("dir") or "asc")  # fmt: skip
+                  direction=request.args.get("dir") or "asc", oob=is_htmx())  # fmt: skip
 
 
 @bp.get("/campaigns/<slug>/compliance.csv")
