@@ -155,6 +155,7 @@ ROUTES = {
     ("POST", "/campaigns/<slug>/showcase/withdraw"): {"org"},
     ("POST", "/campaigns/<slug>/showcase/brands/<pid>"): {"org"},
     # reports (the sample project is only submitted: submitting answers 400, no attachment 400)
+    ("GET", "/projects/<pid>/reports"): {"org", "auditor", "s-mb-jd"},
     ("GET", "/projects/<pid>/reports/<kind>"): {"org", "auditor", "s-mb-jd"},
     ("POST", "/projects/<pid>/reports/<kind>"): {"s-mb-jd"},
     ("GET", "/projects/<pid>/reports/<kind>/files/<sha256>"): {"org", "auditor", "s-mb-jd"},

@@ -80,8 +80,19 @@ def test_switch_to_english_and_back(as_user, demo):
 
 def test_unknown_language_refused(as_user, demo):
     browser = as_user("org")
-    assert browser.post("/lang", {"lang": "fr", "next": "/"}).status_code == 400
+    refused = browser.post("/lang", {"lang": "fr", "next": "/"})
+    assert refused.status_code == 400 and "不支持这种界面语言" in refused.text
     assert '<html lang="zh-CN">' in browser.get("/").text
+
+
+def test_an_error_page_does_not_echo_its_url_into_the_language_switch(as_user, demo):
+    """The switch returns the reader to the page they were on, except from an error page,
+    whose URL may name something the reader may not see."""
+    browser = as_user("a-mb-jd")
+    assert 'name="next" value="/?tab=1"' in browser.get("/?tab=1").text
+    denied = browser.get("/audit/campaigns/minbei-2025/trail?secret=x")
+    assert denied.status_code == 403
+    assert 'name="next" value="/"' in denied.text and "secret" not in denied.text
 
 
 def test_accept_language_english_first(app, demo):

@@ -147,3 +147,36 @@ def test_the_midterm_report_follows_the_campaign_rules(world, as_user):
     assert "中期报告：" + "、".join(titles) in rules
     page = as_user(f"a-{unit}").get(f"/projects/{pid}/reports/midterm").get_data(as_text=True)
     assert all(title in page for title in titles)
+
+
+def test_the_reports_panel_and_its_state_as_of_a_past_position(world, as_user):
+    """The project page's reports panel folds each report's content; the auditor's time travel
+    shows it as it stood: not yet submitted before the report, its first revision after."""
+    app, pid, unit, photos = world
+    extend(unit)
+    before = log.head()[0]
+    b = as_user(f"a-{unit}")
+    data = form(pid, photos[:3], total=1000)
+    assert b.post(f"/projects/{pid}/reports/final", data,
+                  content_type="multipart/form-data").status_code == 302  # fmt: skip
+    after = log.head()[0]
+    data["version"] = str(log.stream_version(f"project:{pid}"))
+    data["s1"] = "第二版品牌名称"
+    assert b.post(f"/projects/{pid}/reports/final", data,
+                  content_type="multipart/form-data").status_code == 302  # fmt: skip
+    panel = as_user("org").get(f"/projects/{pid}/reports", htmx=True).get_data(as_text=True)
+    assert "第 2 版" in panel and "第二版品牌名称" in panel and "中期报告" in panel
+    auditor = as_user("auditor")
+    url = f"/audit/projects/{pid}/as-of/reports?position="
+    past = auditor.get(url + str(before), htmx=True).get_data(as_text=True)
+    assert "第 1 版" not in past and "未提交" in past
+    past = auditor.get(url + str(after), htmx=True).get_data(as_text=True)
+    assert "第 1 版" in past and "第二版品牌名称" not in past
+    assert 'id="reports"' in auditor.get(f"/audit/projects/{pid}/as-of?position={after}").get_data(
+        as_text=True
+    )
+    outsider = db.fetchone(
+        "SELECT unit FROM project WHERE campaign = ? AND unit <> ? AND state = 'cultivating'",
+        (SLUG, unit),
+    )[0]
+    assert as_user(f"a-{outsider}").get(f"/projects/{pid}/reports", htmx=True).status_code == 403

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from . import db
 from .errors import Forbidden
+from .i18n import N_
 
 ORGANIZER, APPLICANT, APPROVER, REVIEWER, AUDITOR, ADMIN = (
     "organizer",
@@ -16,12 +17,12 @@ ORGANIZER, APPLICANT, APPROVER, REVIEWER, AUDITOR, ADMIN = (
     "admin",
 )
 ROLES = {
-    ORGANIZER: "组织部（管理员）",
-    APPLICANT: "申报人",
-    APPROVER: "支部/总支书记（审批）",
-    REVIEWER: "评审专家",
-    AUDITOR: "审计（纪检）",
-    ADMIN: "系统管理员",
+    ORGANIZER: N_("组织部（管理员）"),
+    APPLICANT: N_("申报人"),
+    APPROVER: N_("支部/总支书记（审批）"),
+    REVIEWER: N_("评审专家"),
+    AUDITOR: N_("审计（纪检）"),
+    ADMIN: N_("系统管理员"),
 }
 
 # permission -> roles that hold it. Scope (which units) is checked separately by `in_scope`.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 
+from .i18n import N_
+
 CATEGORIES = {
-    "dept_brand": {"name": "一系一品牌", "unit_level": "general_branch"},
-    "branch_feature": {"name": "一支部一特色", "unit_level": "branch"},
+    "dept_brand": {"name": N_("一系一品牌"), "unit_level": "general_branch"},
+    "branch_feature": {"name": N_("一支部一特色"), "unit_level": "branch"},
 }
 
 # Platform levels of a news article, lowest first (notice 000: 学院及以上 count).

@@ -4,22 +4,23 @@ move gets a message naming the state and what is allowed from it."""
 from __future__ import annotations
 
 from .errors import DomainError
+from .i18n import N_
 
 STATES = {
-    "draft": "草稿",
-    "submitted": "已提交（待单位意见）",
-    "under_review": "组织部审核中",
-    "returned": "退回修改",
-    "approved": "已立项",
-    "rejected": "未立项",
-    "cultivating": "培育创建中",
-    "midterm_scored": "中期评估已评分",
-    "final_submitted": "已提交总结报告",
-    "final_scored": "评估认定已评分",
-    "proposed": "公示中",
-    "certified": "认定为优秀",
-    "passed": "验收通过",
-    "not_passed": "验收未通过",
+    "draft": N_("草稿"),
+    "submitted": N_("已提交（待单位意见）"),
+    "under_review": N_("组织部审核中"),
+    "returned": N_("退回修改"),
+    "approved": N_("已立项"),
+    "rejected": N_("未立项"),
+    "cultivating": N_("培育创建中"),
+    "midterm_scored": N_("中期评估已评分"),
+    "final_submitted": N_("已提交总结报告"),
+    "final_scored": N_("评估认定已评分"),
+    "proposed": N_("公示中"),
+    "certified": N_("认定为优秀"),
+    "passed": N_("验收通过"),
+    "not_passed": N_("验收未通过"),
 }
 
 # action -> (label, states it may start from)

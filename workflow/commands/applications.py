@@ -10,12 +10,13 @@ from ..authz import Actor, require
 from ..campaign_templates import CATEGORIES
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent, canonical_json
+from ..i18n import N_
 from ..orgtree import LEVELS
 from . import campaigns
 from .orgs import get_unit
 
-OPINION_LEVELS = {"branch": "党支部意见", "general_branch": "党总支意见"}
-DECISIONS = {"agree": "同意", "return": "退回修改"}
+OPINION_LEVELS = {"branch": N_("党支部意见"), "general_branch": N_("党总支意见")}
+DECISIONS = {"agree": N_("同意"), "return": N_("退回修改")}
 
 
 class FormErrors(DomainError):

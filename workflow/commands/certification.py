@@ -21,12 +21,13 @@ from ..campaign_templates import CATEGORIES
 from ..deadlines import LOCAL_FORMAT, parse_local, show
 from ..errors import DomainError, NotFound
 from ..events import NewEvent
+from ..i18n import N_
 from . import campaigns, scoring
 from .applications import get_project
 from .applications import stream as project_stream
 from .scoring import check_version, reason_text
 
-OUTCOMES = {"excellent": "优秀", "passed": "验收通过", "not_passed": "验收未通过"}
+OUTCOMES = {"excellent": N_("优秀"), "passed": N_("验收通过"), "not_passed": N_("验收未通过")}
 RANK = {"excellent": 3, "passed": 2, "not_passed": 1}
 FINAL_STATES = ("certified", "passed", "not_passed")
 TEXT_MAX = 1000

@@ -22,12 +22,13 @@ from ..authz import Actor
 from ..campaign_templates import MIDTERM_REPORT_SECTIONS
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..i18n import N_
 from . import campaigns
 from .applications import get_project
 from .applications import stream as project_stream
 from .evidence import may_post
 
-KINDS = {"final": "总结报告", "midterm": "中期报告"}
+KINDS = {"final": N_("总结报告"), "midterm": N_("中期报告")}
 # Campaigns created before the mid-term report rules were configurable use these.
 MIDTERM_MAX_CHARS_DEFAULT = 2000
 ATTACHMENT_KINDS = ("pdf", "jpeg", "png")

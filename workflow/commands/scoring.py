@@ -23,6 +23,7 @@ from .. import db, deadlines, lifecycle, log, rubric
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent, canonical_json
+from ..i18n import N_
 from ..rubric import RubricError
 from . import campaigns
 from .applications import get_project
@@ -297,7 +298,7 @@ def round_state(slug: str, round_: str) -> dict:
     return dict(zip(("state", "late", "note", "opened_at", "closed_at"), row))
 
 
-ROUND_STATES = {"pending": "未开启", "open": "评分中", "closed": "已结束"}
+ROUND_STATES = {"pending": N_("未开启"), "open": N_("评分中"), "closed": N_("已结束")}
 
 
 def open_round(actor: Actor, slug: str, round_: str, note: str, version, now=None):

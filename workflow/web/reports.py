@@ -27,7 +27,7 @@ from ..commands.evidence import may_post
 from ..errors import DomainError, Forbidden, NotFound
 from ..exports import disposition
 from ..log import ConcurrencyError
-from . import allow, current_actor, form_int
+from . import allow, current_actor, form_int, render
 from .projects import load_project
 
 bp = Blueprint("reports", __name__)
@@ -90,6 +90,22 @@ def _page(project: dict, config: dict, kind: str, error=None, values=None, statu
         show_time=lambda t: deadlines.show_utc_text(t, tz) if t else "",
     )
     return body, status
+
+
+@bp.get("/projects/<pid>/reports")
+@allow("project.view")
+def panel(pid):
+    """The project page's reports panel: each report of the campaign, submitted or not, with its
+    content folded away. It is also the audit time-travel view of the reports."""
+    project = load_project(pid)
+    if not reports.may_read(current_actor(), project):
+        raise Forbidden("您没有权限查看该项目的报告。")
+    config = campaigns.get(project["campaign"])
+    tz = config["timezone"]
+    kinds = [(kind, label, reports.get_report(pid, kind))
+             for kind, label in reports.KINDS.items() if reports.has_kind(config, kind)]  # fmt: skip
+    return render("reports/panel_page.html", "reports/panel.html", project=project, kinds=kinds,
+                  show_time=lambda t: deadlines.show_utc_text(t, tz) if t else "")  # fmt: skip
 
 
 @bp.get("/projects/<pid>/reports/<kind>")

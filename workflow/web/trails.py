@@ -273,6 +273,7 @@ AS_OF_PANELS = {
     "scoring": "scoring.project_panel",
     "evidence": "evidence.panel",
     "comments": "comments.thread",
+    "reports": "reports.panel",
 }
 FORM = re.compile(r"<form\b.*?</form>", re.S)
 
