@@ -34,8 +34,12 @@ run: install sysdeps
 	$(BIN)/flask --app app seed-demo --if-empty --through submitted
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
+# The suite runs on every core (pytest-xdist; each worker has its own databases and folders),
+# then the tests marked serial on their own: one restarts the PostgreSQL server.
+TEST_WORKERS ?= auto
 test: install sysdeps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 bench: install
 	$(BIN)/python bench/bench.py

@@ -445,6 +445,7 @@ def _traffic(base, name, stop, results):
         results.append((started, time.monotonic() - started, status, ok, body[:300]))
 
 
+@pytest.mark.serial
 def test_postgres_restarted_under_load_fails_cleanly_and_recovers(served, tmp_path):
     """PostgreSQL restarts in the middle of a burst of reads and writes: requests during the
     outage get a Chinese error page quickly (no hang), the very same app server answers normally
