@@ -98,11 +98,12 @@ def create_app(config: dict | None = None) -> Flask:
         n = app.config["PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     csrf.init_app(app)
-    from workflow.i18n import ensure_compiled, html_lang, select_locale
+    from workflow.i18n import ensure_compiled, html_lang, install_template_gettext, select_locale
 
     ensure_compiled(app.root_path)
 
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app.jinja_env)
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["get_locale"] = get_locale
     htmx.init_app(app)

@@ -8,7 +8,7 @@
    production (scrypt) unless LOAD_PASSWORD_HASH says otherwise.
 3. LOAD_USERS (50) simulated people for LOAD_SECONDS (60), each in a thread with its own
    cookies, logging in through the form and then, with an exponential think time around
-   LOAD_THINK_MS (250 ms), doing what their role does: applicants open their home page and
+   LOAD_THINK_MS (1 s), doing what their role does: applicants open their home page and
    project (with the fragments the page loads), autosave drafts, comment and read the inbox;
    branch secretaries look at their units' projects; the organizer reads the overview, the review
    queue, the compliance matrix and projects and writes internal comments; auditors and
@@ -54,7 +54,12 @@ SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 USERS = int(os.environ.get("LOAD_USERS", "50"))
 WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
 EVENTS = int(os.environ.get("LOAD_EVENTS") or os.environ.get("BENCH_EVENTS") or "100000")
-THINK_MS = float(os.environ.get("LOAD_THINK_MS", "250"))
+# A person reads a page before the next click: one second on average is already several times
+# faster than office staff work; LOAD_THINK_MS=250 measures the server saturated instead.
+THINK_MS = float(os.environ.get("LOAD_THINK_MS", "1000"))
+# Arrivals spread over the first LOAD_RAMP_SECONDS: fifty logins within two seconds cost about
+# seven CPU-seconds of scrypt on a two-core machine, which no office sees.
+RAMP = float(os.environ.get("LOAD_RAMP_SECONDS", "10"))
 HASH = os.environ.get("LOAD_PASSWORD_HASH", "scrypt")
 PASSWORD = os.environ.get("DEMO_PASSWORD", "demo12345")
 INSTANCE = os.path.join(HERE, "instance", "load")
@@ -271,7 +276,7 @@ class User(threading.Thread):
         self.session.request("GET", "/", label="GET /")
 
     def run(self):
-        time.sleep(self.rng.random() * 2)  # people do not all arrive in the same millisecond
+        time.sleep(self.rng.random() * RAMP)  # people arrive over the first seconds, not at once
         self.login()
         actions, weights = zip(*MIX[self.role].items())
         while time.monotonic() < self.deadline:
@@ -427,6 +432,7 @@ def main() -> int:
         "workers": WORKERS,
         "seconds": round(elapsed, 1),
         "think_ms": THINK_MS,
+        "ramp_seconds": RAMP,
         "password_hash": HASH.split(":")[0],
         "db_pool_max": db.POOL_MAX if backend != "sqlite" else None,  # per worker, PostgreSQL only
         "events_before": data["events"],
