@@ -35,10 +35,11 @@ run: install sysdeps
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
 # The suite runs on every core (pytest-xdist; each worker has its own databases and folders),
-# then the tests marked serial on their own: one restarts the PostgreSQL server.
+# then the tests marked serial on their own: one restarts the PostgreSQL server. Each test file
+# runs on one worker (--dist loadfile): some build on each other, and a module's site is built once.
 TEST_WORKERS ?= auto
 test: install sysdeps
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not serial"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
 
 bench: install

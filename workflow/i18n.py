@@ -57,7 +57,8 @@ def select_locale() -> Locale:
 def install_template_gettext(jinja_env) -> None:
     """Templates look the catalogue up once per request: Flask-Babel's own callables find the
     context, the locale and the cached catalogue again for every string (about half the time
-    of rendering a page with a hundred strings)."""
+    of rendering a page with a hundred strings). The one request that changes the language,
+    the switch, renders nothing after the change: it redirects."""
 
     def translations():
         found = g.get("_translations")
@@ -72,11 +73,6 @@ def install_template_gettext(jinja_env) -> None:
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
-
-
-def forget_translations() -> None:
-    """After the language changed within a request (the switch), the next lookup starts over."""
-    g.pop("_translations", None)
 
 
 def html_lang(locale) -> str:

@@ -1116,20 +1116,19 @@ def _comment_changes(e: Event, names: Names) -> list[dict]:
     return _text_rows([("body", "评论内容", before, e.payload["body"])])
 
 
-def _earlier_text(e: Event, same, key: str) -> str:
-    """`key` of the last event before `e` on its stream for which `same(event)` holds."""
-    before = ""
+def _earlier(e: Event, same) -> dict:
+    """The payload of the last event before `e` on its stream for which `same(event)` holds."""
+    found = {}
     for earlier in log.read_stream(e.stream, e.position - 1):
-        if same(earlier) and key in earlier.payload:
-            before = earlier.payload[key] or ""
-    return before
+        if same(earlier):
+            found = earlier.payload
+    return found
 
 
 def _caption_changes(e: Event, names: Names) -> list[dict]:
-    before = _earlier_text(
-        e, lambda x: x.payload.get("photo_id") == e.payload["photo_id"], "caption"
-    )
-    return _text_rows([("caption", "照片注释", before, e.payload["caption"])])
+    before = _earlier(e, lambda x: x.payload.get("photo_id") == e.payload["photo_id"]
+                      and "caption" in x.payload)  # fmt: skip
+    return _text_rows([("caption", "照片注释", before.get("caption") or "", e.payload["caption"])])
 
 
 def _criteria_texts(rubric: dict | None) -> dict[str, tuple[str, str]]:
@@ -1200,17 +1199,16 @@ def _audience(code: str) -> str:
 
 
 def _foreword_changes(e: Event, names: Names) -> list[dict]:
-    before = _earlier_text(e, lambda x: x.type == "BookletForewordSet", "text")
-    return _text_rows([("text", "成果汇编前言", before, e.payload["text"])])
+    before = _earlier(e, lambda x: x.type == "BookletForewordSet")
+    return _text_rows([("text", "成果汇编前言", before.get("text", ""), e.payload["text"])])
 
 
 def _showcase_brand_changes(e: Event, names: Names) -> list[dict]:
-    def same(x):
-        return x.type == "ShowcaseBrandSet" and x.payload.get("project") == e.payload["project"]
-
+    before = _earlier(e, lambda x: x.type == "ShowcaseBrandSet"
+                      and x.payload.get("project") == e.payload["project"])  # fmt: skip
     return _text_rows([
-        ("intro", "展示简介", _earlier_text(e, same, "intro"), e.payload["intro"] or ""),
-        ("cover", "封面照片", _earlier_text(e, same, "cover"), e.payload["cover"] or ""),
+        ("intro", "展示简介", before.get("intro") or "", e.payload["intro"] or ""),
+        ("cover", "封面照片", before.get("cover") or "", e.payload["cover"] or ""),
     ])  # fmt: skip
 
 

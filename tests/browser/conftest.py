@@ -20,6 +20,8 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,18 +140,67 @@ def local(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def _build_database(base: Path, env: dict) -> None:
-    """seed-demo --through approved, the new units, and the apply window open now."""
+def site_env(base: Path) -> dict:
+    """The environment of a site in folder `base`: its SQLite database, instance, uploads, key."""
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": "sqlite:///" + str(base / "brandflow.db"),
+        "BRANDFLOW_INSTANCE": str(base / "instance"),
+        "UPLOAD_DIR": str(base / "uploads"),
+        "CHECKPOINT_KEY_FILE": str(base / "keys" / "checkpoint.key"),
+        "SECRET_KEY": "browser-test-secret",
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "DEMO_PASSWORD": PASSWORD,
+    })  # fmt: skip
+    return env
+
+
+def site_app(env: dict):
+    """The app on the site's database and folders, for seeding it in this process."""
     from app import create_app
+
+    return create_app({"INSTANCE_PATH": env["BRANDFLOW_INSTANCE"], "DATABASE_URL": env["DATABASE_URL"],
+                       "SECRET_KEY": env["SECRET_KEY"], "PASSWORD_HASH_METHOD": FAST_HASH,
+                       "UPLOAD_DIR": env["UPLOAD_DIR"],
+                       "CHECKPOINT_KEY_FILE": env["CHECKPOINT_KEY_FILE"]})  # fmt: skip
+
+
+@contextmanager
+def serve(base: Path, env: dict) -> Iterator[Site]:
+    """The site served by tests/browser/serve.py in a subprocess until the block ends."""
+    log_path = base / "server.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("serve.py"))],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_file,
+        )  # fmt: skip
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        line = process.stdout.readline().decode().strip() if ready else ""
+        if not line.isdigit():
+            raise RuntimeError(f"the server did not start: {log_path.read_text()[-2000:]}")
+        url = f"http://127.0.0.1:{line}"
+        with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
+            assert response.status == 200
+        yield Site(url, env["DATABASE_URL"], log_path, process, env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _build_database(env: dict) -> None:
+    """seed-demo --through approved, the new units, and the apply window open now."""
     from workflow import db, log
     from workflow import demo as demo_data
     from workflow.authz import SYSTEM
     from workflow.commands import accounts, applications, campaigns, orgs
     from workflow.demo import ORGANIZER
 
-    create_app({"INSTANCE_PATH": env["BRANDFLOW_INSTANCE"], "DATABASE_URL": env["DATABASE_URL"],
-                "SECRET_KEY": env["SECRET_KEY"], "PASSWORD_HASH_METHOD": FAST_HASH,
-                "UPLOAD_DIR": env["UPLOAD_DIR"], "CHECKPOINT_KEY_FILE": env["CHECKPOINT_KEY_FILE"]})  # fmt: skip
+    site_app(env)
     db.database.connect(reuse_if_open=True)
     try:
         demo_data.seed(list(demo_data.TREES), PASSWORD, through="approved", echo=lambda *_: None)
@@ -179,39 +230,10 @@ def _build_database(base: Path, env: dict) -> None:
 def site(tmp_path_factory, chromium):
     """The app on a seeded database, served in a subprocess; yields a Site."""
     base = tmp_path_factory.mktemp("site")
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": "sqlite:///" + str(base / "brandflow.db"),
-        "BRANDFLOW_INSTANCE": str(base / "instance"),
-        "UPLOAD_DIR": str(base / "uploads"),
-        "CHECKPOINT_KEY_FILE": str(base / "keys" / "checkpoint.key"),
-        "SECRET_KEY": "browser-test-secret",
-        "PASSWORD_HASH_METHOD": FAST_HASH,
-        "DEMO_PASSWORD": PASSWORD,
-    })  # fmt: skip
-    _build_database(base, env)
-    log_path = base / "server.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("serve.py"))],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_file,
-        )  # fmt: skip
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        line = process.stdout.readline().decode().strip() if ready else ""
-        if not line.isdigit():
-            raise RuntimeError(f"the server did not start: {log_path.read_text()[-2000:]}")
-        url = f"http://127.0.0.1:{line}"
-        with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
-            assert response.status == 200
-        yield Site(url, env["DATABASE_URL"], log_path, process, env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    env = site_env(base)
+    _build_database(env)
+    with serve(base, env) as served:
+        yield served
 
 
 # --- pages -----------------------------------------------------------------------------------

@@ -6,30 +6,18 @@ published on the intranet), so an anonymous visitor opens it without logging in.
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-from tests.browser.conftest import FAST_HASH, MINBEI, PASSWORD
+from tests.browser.conftest import MINBEI, PASSWORD, serve, site_app, site_env
 
 pytestmark = pytest.mark.browser
 
 
 def _build(env: dict) -> None:
-    from app import create_app
     from workflow import db
     from workflow import demo as demo_data
 
-    app = create_app({"INSTANCE_PATH": env["BRANDFLOW_INSTANCE"], "DATABASE_URL": env["DATABASE_URL"],
-                      "SECRET_KEY": env["SECRET_KEY"], "PASSWORD_HASH_METHOD": FAST_HASH,
-                      "UPLOAD_DIR": env["UPLOAD_DIR"],
-                      "CHECKPOINT_KEY_FILE": env["CHECKPOINT_KEY_FILE"]})  # fmt: skip
-    with app.app_context():  # the demo's photos go to this site's upload folder
+    with site_app(env).app_context():  # the demo's photos go to this site's upload folder
         db.database.connect(reuse_if_open=True)
         try:
             demo_data.seed([MINBEI], PASSWORD, through="showcased", echo=lambda *_: None)
@@ -40,40 +28,10 @@ def _build(env: dict) -> None:
 @pytest.fixture(scope="module")
 def showcase_site(tmp_path_factory, chromium):
     base = tmp_path_factory.mktemp("showcase-site")
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": "sqlite:///" + str(base / "brandflow.db"),
-        "BRANDFLOW_INSTANCE": str(base / "instance"),
-        "UPLOAD_DIR": str(base / "uploads"),
-        "CHECKPOINT_KEY_FILE": str(base / "keys" / "checkpoint.key"),
-        "SECRET_KEY": "browser-test-secret",
-        "PASSWORD_HASH_METHOD": FAST_HASH,
-        "DEMO_PASSWORD": PASSWORD,
-    })  # fmt: skip
+    env = site_env(base)
     _build(env)
-    log_path = base / "server.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("serve.py"))],
-            cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE,
-            stderr=log_file,
-        )  # fmt: skip
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        line = process.stdout.readline().decode().strip() if ready else ""
-        if not line.isdigit():
-            raise RuntimeError(f"the server did not start: {log_path.read_text()[-2000:]}")
-        url = f"http://127.0.0.1:{line}"
-        with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
-            assert response.status == 200
-        yield url, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serve(base, env) as site:
+        yield site.url, site.log_path
 
 
 def _current(page) -> int:

@@ -64,6 +64,17 @@ def load(pid: str) -> dict:
     return project
 
 
+def standing_photos(pid: str) -> list[dict]:
+    """The project's photos that stand (not withdrawn), in upload order, as pages show them."""
+    keys = ("photo_id", "sha256", "thumb_sha", "caption", "width", "height")
+    rows = db.fetchall(
+        "SELECT photo_id, sha256, thumb_sha, caption, width, height FROM project_photo "
+        "WHERE project = ? AND withdrawn_position IS NULL ORDER BY position",
+        (pid,),
+    )
+    return [dict(zip(keys, r)) for r in rows]
+
+
 def may_post(actor: Actor | None, project: dict) -> bool:
     """The project's own unit: its applicant or its secretary."""
     return bool(actor and actor.has("applicant", "approver") and actor.unit == project["unit"])

@@ -51,6 +51,11 @@ def rules(config: dict, kind: str) -> dict:
             "photos_min": 0, "photos_max": int(ev.get("photos_max", 5)), "stage": "midterm"}  # fmt: skip
 
 
+def kinds(config: dict) -> list[tuple[str, str]]:
+    """(kind, label) of the reports this campaign has."""
+    return [(kind, label) for kind, label in KINDS.items() if has_kind(config, kind)]
+
+
 def has_kind(config: dict, kind: str) -> bool:
     """A report kind exists when the campaign has its stage (`final`, `midterm`)."""
     return kind in KINDS and kind in {s["code"] for s in config["stages"]}

@@ -18,7 +18,7 @@ from .. import db, log
 from ..authz import Actor, require
 from ..errors import DomainError, NotFound
 from ..events import NewEvent
-from . import campaigns
+from . import campaigns, evidence
 from .applications import get_project
 from .scoring import check_version
 
@@ -81,16 +81,6 @@ def _fields(pid: str, revision: int) -> dict:
     return json.loads(row[0]) if row else {}
 
 
-def _project_photos(pid: str) -> list[dict]:
-    rows = db.fetchall(
-        "SELECT photo_id, sha256, thumb_sha, caption, width, height FROM project_photo "
-        "WHERE project = ? AND withdrawn_position IS NULL ORDER BY position",
-        (pid,),
-    )
-    keys = ("photo_id", "sha256", "thumb_sha", "caption", "width", "height")
-    return [dict(zip(keys, r)) for r in rows]
-
-
 def _unit_name(code: str) -> str:
     row = db.fetchone("SELECT name FROM org_unit WHERE code = ?", (code,))
     return row[0] if row else code
@@ -101,7 +91,8 @@ def brand(slug: str, pid: str, settings: dict | None = None) -> dict:
     project = get_project(pid)
     fields = _fields(pid, project["revision"])
     report = _report(pid)
-    thumbs = {p["sha256"]: p["thumb_sha"] for p in _project_photos(pid)}
+    own = evidence.standing_photos(pid)
+    thumbs = {p["sha256"]: p["thumb_sha"] for p in own}
     if report:
         sections = [
             {"code": s.get("code"), "text": s.get("text") or "",
@@ -117,7 +108,7 @@ def brand(slug: str, pid: str, settings: dict | None = None) -> dict:
         sections = [{"code": "intro", "title": "品牌简介", "text": fields.get("intro", "")}]
         photos = [
             {"sha256": p["sha256"], "thumb_sha": p["thumb_sha"], "caption": p["caption"]}
-            for p in _project_photos(pid)
+            for p in own
             if p["caption"]
         ]
     settings = settings if settings is not None else state(slug)["brands"].get(pid, {})

@@ -62,7 +62,8 @@ def drive_documents(slug: str) -> dict | None:
     text, version = booklets.foreword(slug)
     if not text:
         booklets.set_foreword(organizer, slug, FOREWORD, version)
-    doc, _path, _ready = results_doc.cached_booklet(slug)
-    results_doc.booklet_pdf(slug)
+    doc, path, ready = results_doc.cached_booklet(slug)
+    if not ready:
+        results_doc.write_booklet(doc, path)
     return {"汇编成册（章）": len(doc["chapters"]),
             "荣誉证书（张）": len(results_doc.certificate_docs(slug))}  # fmt: skip

@@ -74,5 +74,4 @@ def set_language():
     if current_user.is_authenticated:
         i18n.set_preference(current_user.get_id(), locale, datetime.now(UTC).isoformat())
     refresh()
-    i18n.forget_translations()
     return redirect(_safe_next(request.form.get("next")))

@@ -227,15 +227,14 @@ def page_context(project: dict, opinion_form=None, error=None) -> dict:
     return context
 
 
-def report_links(actor, project: dict) -> list[tuple[str, str, bool]]:
-    """(kind, label, submitted) of the reports this campaign has and this user may read."""
+def report_links(actor, project: dict) -> list[tuple[str, str]]:
+    """(kind, label) of the reports this campaign has, when this user may read them; whether
+    each is submitted is the reports panel's to show (it replaces these links on load)."""
     from ..commands import campaigns, reports
 
     if not reports.may_read(actor, project):
         return []
-    config = campaigns.get(project["campaign"])
-    return [(kind, label, reports.get_report(project["id"], kind) is not None)
-            for kind, label in reports.KINDS.items() if reports.has_kind(config, kind)]  # fmt: skip
+    return reports.kinds(campaigns.get(project["campaign"]))
 
 
 @bp.get("/projects/<pid>")

@@ -21,8 +21,8 @@ from flask import (
     url_for,
 )
 
-from .. import db, deadlines, files, lifecycle
-from ..commands import applications, campaigns, reports
+from .. import deadlines, files, lifecycle
+from ..commands import applications, campaigns, evidence, reports
 from ..commands.evidence import may_post
 from ..errors import DomainError, Forbidden, NotFound
 from ..exports import disposition
@@ -35,25 +35,15 @@ bp = Blueprint("reports", __name__)
 MOVES = {"final": "report_final", "midterm": "report_midterm"}
 
 
-def _readable(pid: str, kind: str) -> tuple[dict, dict]:
-    """The project and its campaign, when this kind exists and the user may read reports."""
-    project = load_project(pid)
+def _readable(project: dict, kind: str | None = None) -> dict:
+    """The project's campaign config, when the user may read its reports (and `kind` is one of
+    the campaign's reports)."""
     config = campaigns.get(project["campaign"])
-    if kind not in reports.KINDS or not reports.has_kind(config, kind):
+    if kind is not None and kind not in dict(reports.kinds(config)):
         raise NotFound("本次活动没有这一报告。")
     if not reports.may_read(current_actor(), project):
         raise Forbidden("您没有权限查看该项目的报告。")
-    return project, config
-
-
-def _photos(pid: str) -> list[dict]:
-    keys = ("photo_id", "sha256", "thumb_sha", "caption", "width", "height")
-    rows = db.fetchall(
-        "SELECT photo_id, sha256, thumb_sha, caption, width, height FROM project_photo "
-        "WHERE project = ? AND withdrawn_position IS NULL ORDER BY position",
-        (pid,),
-    )
-    return [dict(zip(keys, r)) for r in rows]
+    return config
 
 
 def _page(project: dict, config: dict, kind: str, error=None, values=None, status=200):
@@ -79,7 +69,7 @@ def _page(project: dict, config: dict, kind: str, error=None, values=None, statu
         sections=[{"code": f"s{i}", "title": t} for i, t in enumerate(rules["titles"], 1)],
         values=values or {},
         picked=picked,
-        photos=_photos(project["id"]) if may_write else [],
+        photos=evidence.standing_photos(project["id"]) if may_write else [],
         may_write=may_write,
         error=error,
         version=applications.version(project["id"]),
@@ -98,12 +88,9 @@ def panel(pid):
     """The project page's reports panel: each report of the campaign, submitted or not, with its
     content folded away. It is also the audit time-travel view of the reports."""
     project = load_project(pid)
-    if not reports.may_read(current_actor(), project):
-        raise Forbidden("您没有权限查看该项目的报告。")
-    config = campaigns.get(project["campaign"])
+    config = _readable(project)
     tz = config["timezone"]
-    kinds = [(kind, label, reports.get_report(pid, kind))
-             for kind, label in reports.KINDS.items() if reports.has_kind(config, kind)]  # fmt: skip
+    kinds = [(kind, label, reports.get_report(pid, kind)) for kind, label in reports.kinds(config)]
     return render("reports/panel_page.html", "reports/panel.html", project=project, kinds=kinds,
                   show_time=lambda t: deadlines.show_utc_text(t, tz) if t else "")  # fmt: skip
 
@@ -111,8 +98,8 @@ def panel(pid):
 @bp.get("/projects/<pid>/reports/<kind>")
 @allow("project.view")
 def show(pid, kind):
-    project, config = _readable(pid, kind)
-    return _page(project, config, kind)
+    project = load_project(pid)
+    return _page(project, _readable(project, kind), kind)
 
 
 def _picks(photo_ids: list[str]) -> tuple[list[tuple[str, str]], dict]:
@@ -130,10 +117,12 @@ def _picks(photo_ids: list[str]) -> tuple[list[tuple[str, str]], dict]:
 @bp.post("/projects/<pid>/reports/<kind>")
 @allow("project.view")
 def submit(pid, kind):
-    if not may_post(current_actor(), load_project(pid)):  # before anything about the report
+    project = load_project(pid)
+    if not may_post(current_actor(), project):  # before anything about the report
         raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以提交报告。")
-    project, config = _readable(pid, kind)
-    texts = {f"s{i}": request.form.get(f"s{i}", "") for i in range(1, 21)}
+    config = _readable(project, kind)
+    sections = len(reports.rules(config, kind)["titles"])
+    texts = {f"s{i}": request.form.get(f"s{i}", "") for i in range(1, sections + 1)}
     picks, kept = _picks(request.form.getlist("photo"))
     limit = reports.ATTACHMENT_MAX_BYTES
     uploads = [(f.filename, f.read(limit + 1)) for f in request.files.getlist("attachments")
@@ -160,7 +149,7 @@ def submit(pid, kind):
 @allow("project.view")
 def attachment(pid, sha256, kind):
     """An attachment of the latest revision (the file store keeps every revision's files)."""
-    _readable(pid, kind)
+    _readable(load_project(pid), kind)
     report = reports.get_report(pid, kind)
     found = next((a for a in (report or {}).get("attachments", []) if a["sha256"] == sha256), None)
     if found is None:
