@@ -41,6 +41,9 @@ def _instance_secret(instance_path: str) -> str:
         return fh.read().strip()
 
 
+UPLOAD_RATE_SETTINGS = ("UPLOAD_RATE_FILES", "UPLOAD_RATE_MEGABYTES", "UPLOAD_RATE_MINUTES")
+
+
 def default_config(instance_path: str) -> dict:
     return {
         "DATABASE_URL": os.environ.get(
@@ -65,6 +68,8 @@ def default_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # Each account's upload budget (workflow/upload_quota.py keeps the defaults).
+        **{key: int(os.environ[key]) for key in UPLOAD_RATE_SETTINGS if key in os.environ},
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
     }

@@ -352,6 +352,48 @@ def test_empty_caption_is_refused_where_the_rule_needs_one(approved, as_user):
     refused_unchanged(approved, response, 400, "请为照片“IMG_2.jpg”填写注释", before=before)
 
 
+def test_uploads_are_rate_limited_per_account_across_routes(approved, as_user):
+    """A budget of files per account and window, counted in the database for every route that
+    takes files; refused uploads spend it too, other accounts keep theirs."""
+    approved.config["UPLOAD_RATE_FILES"] = 3
+    b = as_user("a-ncut-cs-t")
+    b.get(f"/projects/{CS}")
+    ok = post_photos(b, CS, [(jpeg(), "a.jpg"), (jpeg(colour=(0, 90, 0)), "b.jpg")],
+                     captions=["合影", "展板"])  # fmt: skip
+    assert ok.status_code == 204, text(ok)[:2000]
+    bad = post_photos(b, CS, [(ELF, "party-day.jpg")], captions=["合影"])
+    assert bad.status_code == 400  # refused by content, and counted: 3 of 3 spent
+    before = snapshot(approved)
+    response = post_photos(b, CS, [(jpeg(colour=(0, 0, 90)), "c.jpg")], captions=["合影"])
+    refused_unchanged(approved, response, 429, "上传过于频繁", "10 分钟内最多上传 3 个文件",
+                      before=before)  # fmt: skip
+    assert 0 < int(response.headers["Retry-After"]) <= 600
+    assert response.headers["HX-Retarget"] == "#alerts"  # the form and its photos stay
+    # the same budget on another route that takes files: the paper copy of the application
+    page = b.post(f"/projects/{CS}/paper-copy", {"file": (io.BytesIO(b"%PDF-1.4 %%EOF"), "a.pdf")},
+                  content_type="multipart/form-data")  # fmt: skip
+    assert page.status_code == 429 and "上传过于频繁" in text(page)
+    other = as_user("a-mb-jd-t")  # another account is not held back
+    other.get(f"/projects/{JDT}")
+    response = post_photos(other, JDT, [(jpeg(), "a.jpg")], captions=["合影"])
+    assert response.status_code != 429, text(response)[:2000]
+
+
+def test_upload_budget_counts_bytes_and_frees_up_as_the_window_moves(approved):
+    from workflow import upload_quota
+
+    limits = upload_quota.Limits(files=10, megabytes=2, window=timedelta(minutes=10))
+    start = parse_local("2026-11-20 09:00")
+    upload_quota.admit("a-ncut-cs-t", 1, 1024 * 1024, limits, now=start)
+    upload_quota.admit("a-ncut-cs-t", 1, 1024 * 1024, limits, now=start + timedelta(minutes=1))
+    with pytest.raises(upload_quota.UploadRateLimited, match="共 2 MB") as refused:
+        upload_quota.admit("a-ncut-cs-t", 1, 10, limits, now=start + timedelta(minutes=2))
+    assert refused.value.retry_after == 8 * 60  # when the first upload leaves the window
+    upload_quota.admit("a-ncut-cs-t", 1, 10, limits, now=start + timedelta(minutes=10, seconds=1))
+    with pytest.raises(upload_quota.UploadRateLimited):  # alone over the budget: never admitted
+        upload_quota.admit("x", 1, 3 * 1024 * 1024, limits, now=start)
+
+
 def test_a_photo_too_small_for_the_rule_is_refused(approved):
     config = campaigns.get(NCUT)
     config["evidence"]["photo_min_pixels"] = 1000

@@ -55,6 +55,13 @@ SIDE_TABLES = [
         at TEXT NOT NULL,
         ok INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS login_attempt_key ON login_attempt (username, address, at)",
+    # Each account's uploads, for their rate limit (workflow/upload_quota.py).
+    """CREATE TABLE IF NOT EXISTS upload_attempt (
+        username TEXT NOT NULL,
+        at TEXT NOT NULL,
+        files INTEGER NOT NULL,
+        bytes BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS upload_attempt_key ON upload_attempt (username, at)",
     # Autosaved application drafts: scratch work, not history. Submitting logs the full content.
     """CREATE TABLE IF NOT EXISTS application_draft (
         campaign TEXT NOT NULL,

@@ -88,6 +88,7 @@ TITLES = {
     405: "请求方式不被允许",
     409: "内容已被他人修改",
     413: "上传的文件太大",
+    429: "操作过于频繁",
     500: "服务器出错了",
 }
 
@@ -138,9 +139,31 @@ def register(app: Flask) -> None:
             return response
         return redirect(url_for("auth.login", next=request.full_path))
 
+    @app.before_request
+    def _upload_quota():
+        """Every request that carries files counts against its account's upload budget
+        (after the CSRF check, which Flask-WTF registered first)."""
+        from flask import request
+
+        from .. import upload_quota
+
+        files = [f for _, f in request.files.items(multi=True) if f.filename]
+        if files and current_user.is_authenticated:
+            limits = upload_quota.Limits.from_config(app.config)
+            upload_quota.admit(
+                current_user.actor.username, len(files), request.content_length or 0, limits
+            )
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        return error_response(exc.status, TITLES.get(exc.status, "出错了"), exc.message)
+        response = app.make_response(
+            error_response(exc.status, TITLES.get(exc.status, "出错了"), exc.message)
+        )
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+            if is_htmx():  # above the page, leaving the form and what was typed in it
+                response.headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+        return response
 
     @app.errorhandler(ConcurrencyError)
     def conflict(exc: ConcurrencyError):
