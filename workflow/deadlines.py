@@ -22,7 +22,15 @@ def parse_local(text: str, tz: str = "Asia/Shanghai") -> datetime:
 
 
 def show(moment: datetime, tz: str = "Asia/Shanghai") -> str:
-    return moment.astimezone(ZoneInfo(tz)).strftime("%Y年%m月%d日 %H:%M")
+    """A deadline for people: '2025年07月01日 18:00', or '1 Jul 2025 18:00' in the English UI."""
+    from babel.dates import format_datetime
+
+    from .i18n import is_english
+
+    local = moment.astimezone(ZoneInfo(tz))
+    if is_english():
+        return format_datetime(local, "d MMM y HH:mm", locale="en")
+    return local.strftime("%Y年%m月%d日 %H:%M")
 
 
 def show_utc_text(text: str, tz: str = "Asia/Shanghai") -> str:

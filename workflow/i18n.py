@@ -5,8 +5,11 @@ The choice is kept in the session and, for a logged-in user, in the user_prefere
 then Accept-Language only when it puts English first; otherwise zh_CN.
 """
 
+from contextlib import contextmanager
+from gettext import NullTranslations
+
 from babel import Locale
-from flask import g, request, session
+from flask import g, has_request_context, request, session
 from flask_babel import get_translations
 from flask_login import current_user
 
@@ -22,6 +25,47 @@ _PARSED = {code: Locale.parse(code) for code in LOCALES}
 def N_(message: str) -> str:
     """Mark a string for the catalogue without translating it (usable without a request)."""
     return message
+
+
+def _(message: str, **params) -> str:
+    """A message in the request's language, its %(name)s places filled from `params`.
+
+    Outside a request (the CLI, background jobs) and inside `documents_language()` it stays
+    Chinese: the catalogue's msgids are the Chinese text. Use N_ for module-level constants and
+    translate them where they are shown."""
+    if has_request_context():
+        message = _translations().ugettext(message)
+    return message % params if params else message
+
+
+def _translations():
+    """The request's catalogue, looked up once per request."""
+    found = g.get("_translations")
+    if found is None:
+        found = g._translations = get_translations()
+    return found
+
+
+@contextmanager
+def documents_language():
+    """Generated documents (PDF, Word, spreadsheets) stay Chinese whatever the UI language:
+    strings translated inside this block keep their Chinese msgids."""
+    if not has_request_context():
+        yield
+        return
+    before = g.get("_translations"), g.get("_documents", False)
+    g._translations, g._documents = NullTranslations(), True
+    try:
+        yield
+    finally:
+        g._translations, g._documents = before
+
+
+def is_english() -> bool:
+    """The UI language is English here (never outside a request or inside a document)."""
+    from flask_babel import get_locale
+
+    return has_request_context() and not g.get("_documents") and str(get_locale()) == "en"
 
 
 def preference(username: str) -> str | None:
@@ -60,18 +104,12 @@ def install_template_gettext(jinja_env) -> None:
     of rendering a page with a hundred strings). The one request that changes the language,
     the switch, renders nothing after the change: it redirects."""
 
-    def translations():
-        found = g.get("_translations")
-        if found is None:
-            found = g._translations = get_translations()
-        return found
-
     jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
 
 
