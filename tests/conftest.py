@@ -1,13 +1,14 @@
 """Fixtures: an app on a fresh database (SQLite always, PostgreSQL when TEST_DATABASE_URL is
 set), clients that log in as a role, and helpers that carry the CSRF token like a browser.
 
-PostgreSQL: each test run creates its own database and drops it at the end; each test gets a
-fresh `public` schema inside it.
+PostgreSQL: each test run (each xdist worker) creates its own database and drops it at the end;
+each test starts with the `public` schema's tables emptied (or created, the first time).
 
 Seeded states (`demo`, and `seeded("approved")` etc. for deeper ones) are built once per session
 into a template and each test gets its own copy: SQLite copies the database file with the upload
-directory, the checkpoint key and the instance folder; PostgreSQL recreates the run's database
-with `CREATE DATABASE … TEMPLATE` (same name, so every URL the test holds stays right).
+directory, the checkpoint key and the instance folder; PostgreSQL keeps a copy of the tables in a
+schema of its own in the same database and copies the rows back (a tenth of the time of recreating
+the database from a template database, which a test paid on every restore).
 """
 
 from __future__ import annotations
@@ -55,17 +56,46 @@ def postgres_url():
         db.database.close()
     if hasattr(db.database.obj, "close_all"):
         db.database.obj.close_all()
-    cursor = admin.cursor()
-    cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "_tpl%",))
-    for (template,) in cursor.fetchall():  # the seeded states' templates
-        cursor.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
 
-def _reset_postgres(url):
+def _tables(cursor, schema="public") -> list[str]:
+    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,))
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _refill_postgres(url, template_schema=None):
+    """Empty the public schema's tables, then copy the template schema's rows in (if given).
+
+    Tables, indexes and triggers stay (create_all finds them; tests that drop the log's triggers
+    get them back from create_all). Other sessions on the database, such as a server a browser
+    test left, are ended first, as DROP DATABASE … WITH (FORCE) did. The replica role keeps the
+    log's append-only triggers from refusing the DELETE."""
     conn = _admin_connect(url)
-    conn.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    cursor = conn.cursor()
+    cursor.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    tables = _tables(cursor)
+    statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+    statements += [f'DELETE FROM public."{t}"' for t in tables]  # TRUNCATE: 70 times slower
+    if template_schema:
+        statements += [f'INSERT INTO public."{t}" SELECT * FROM "{template_schema}"."{t}"'
+                       for t in _tables(cursor, template_schema)]  # fmt: skip
+    cursor.execute("; ".join([*statements, "COMMIT"]))
+    conn.close()
+
+
+def _snapshot_postgres(url, template_schema):
+    """Copy the public schema's tables, rows only, into a schema of their own."""
+    conn = _admin_connect(url)
+    cursor = conn.cursor()
+    statements = [f'CREATE SCHEMA "{template_schema}"']
+    statements += [f'CREATE TABLE "{template_schema}"."{t}" AS TABLE public."{t}"'
+                   for t in _tables(cursor)]  # fmt: skip
+    cursor.execute("; ".join(statements))
     conn.close()
 
 
@@ -74,7 +104,11 @@ def database_url(request, tmp_path):
     """The URL of an empty database, on each backend in turn."""
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
+        if db.database.obj is not None and not db.database.is_closed():
+            db.database.close()
+        if hasattr(db.database.obj, "close_all"):
+            db.database.obj.close_all()
+        _refill_postgres(url)
         return url
     return "sqlite:///" + str(tmp_path / "test.db")
 
@@ -139,15 +173,13 @@ def _build_template(app, key, through, trees, then, factory):
         _seed_state(through, trees, then, str(folder / "uploads"))
         db.database.close()
         return folder
-    name = f"{urlparse(url).path.lstrip('/')}_tpl{len(_templates)}"
-    admin = _admin_connect(TEST_DATABASE_URL)
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    make_app(urlunparse(urlparse(url)._replace(path="/" + name)), folder)
+    make_app(url, folder)  # seeded into the test's own (empty) database, then copied aside
     _seed_state(through, trees, then, str(folder / "uploads"))
     db.database.close()
-    db.database.obj.close_all()  # a template may have no connections when it is copied
-    return folder, name
+    db.database.obj.close_all()
+    template_schema = f"template_{len(_templates)}"
+    _snapshot_postgres(url, template_schema)
+    return folder, template_schema
 
 
 def _restore(app, tmp_path, template):
@@ -164,14 +196,10 @@ def _restore(app, tmp_path, template):
             if (folder / ("test.db" + suffix)).exists():
                 shutil.copyfile(folder / ("test.db" + suffix), target + suffix)
     else:
-        folder, name = template
+        folder, template_schema = template
         if hasattr(db.database.obj, "close_all"):
             db.database.obj.close_all()
-        own = urlparse(url).path.lstrip("/")
-        admin = _admin_connect(TEST_DATABASE_URL)
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
-        admin.cursor().execute(f'CREATE DATABASE "{own}" TEMPLATE "{name}"')
-        admin.close()
+        _refill_postgres(url, template_schema)
     for sub in STATE_DIRS:
         shutil.rmtree(tmp_path / sub, ignore_errors=True)
         if (folder / sub).exists():

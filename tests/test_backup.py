@@ -21,11 +21,13 @@ def spare_postgres(request):
     """A second PostgreSQL database on the test server, for restore targets (made once)."""
     base = request.getfixturevalue("postgres_url")  # skips without TEST_DATABASE_URL
     name = f"{urlparse(base).path.lstrip('/')}_spare"
-    admin = _admin_connect(base)
+    admin = _admin_connect(base)  # not kept open: each test ends the sessions on `base`
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    admin.close()
     yield urlunparse(urlparse(base)._replace(path="/" + name))
     if db.database.obj is not None and not db.database.is_closed():
         db.database.close()
+    admin = _admin_connect(base)
     admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
