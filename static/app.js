@@ -2,7 +2,23 @@
 (function () {
   "use strict";
 
-  // Live character counters: <textarea data-maxchars="3000"> gets "123 / 3000 字".
+  // Texts in the page's language: base.html puts them in <script type="application/json"
+  // id="i18n-js"> with {name} places; without it (or a key) the Chinese fallback is used.
+  var texts = null;
+  function t(key, fallback, params) {
+    if (texts === null) {
+      texts = {};
+      var data = document.getElementById("i18n-js");
+      try { if (data) texts = JSON.parse(data.textContent) || {}; } catch (e) { texts = {}; }
+    }
+    var template = typeof texts[key] === "string" ? texts[key] : fallback;
+    return template.replace(/\{(\w+)\}/g, function (place, name) {
+      return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : place;
+    });
+  }
+
+  // Live character counters: <textarea data-maxchars="3000"> gets "123 / 3000 字" (in English
+  // "123 / 3000 characters").
   // Characters are counted as code points, like the server does (not UTF-16 units, not bytes).
   function bindCounters(root) {
     root.querySelectorAll("[data-maxchars]").forEach(function (el) {
@@ -15,7 +31,7 @@
       el.insertAdjacentElement("afterend", out);
       function update() {
         var n = Array.from(el.value.replace(/\r\n/g, "\n")).length;
-        out.textContent = n + " / " + max + " 字";
+        out.textContent = t("chars", "{n} / {max} 字", { n: n, max: max });
         out.classList.toggle("error", n > max);
       }
       el.addEventListener("input", update);
@@ -34,7 +50,7 @@
         form.querySelectorAll("[data-report-section]").forEach(function (el) {
           n += Array.from(el.value.replace(/\r\n/g, "\n").trim()).length;
         });
-        out.textContent = "合计 " + n + " / " + max + " 字";
+        out.textContent = t("total", "合计 {n} / {max} 字", { n: n, max: max });
         out.classList.toggle("error", n > max);
       }
       form.addEventListener("input", update);
@@ -79,7 +95,7 @@
           var id = input.dataset.captions + "-" + i;
           var label = document.createElement("label");
           label.htmlFor = id;
-          label.textContent = "“" + file.name + "”的注释";
+          label.textContent = t("caption", "“{name}”的注释", { name: file.name });
           var field = document.createElement("input");
           field.type = "text";
           field.name = "captions";

@@ -24,12 +24,21 @@ def unwrapped(text: str) -> list[str]:
 
 
 def test_templates_wrap_every_chinese_literal():
+    # Full-width punctuation outside _() stays Chinese in the English UI too, e.g.
+    # `{{ _("截止") }}：{{ t }}` or `「{{ name }}」` or `|join("、")`: it belongs inside the
+    # translated string, with named places for the values (`_("截止：%(t)s", t=t)`, `_("、")`).
+    # CJK symbols and punctuation (not U+3000, the ideographic space some tables indent with),
+    # full-width and half-width forms, curly quotes.
+    punctuation = re.compile(r"[\u3001-\u303f\uff01-\uff65“”‘’]")
     bad = {}
     for path in sorted((ROOT / "templates").rglob("*.html")):
         rel = str(path.relative_to(ROOT / "templates"))
         if rel in PENDING:
             continue
-        lines = unwrapped(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        lines = unwrapped(text)
+        outside = WRAPPED.sub("", COMMENT.sub("", text))
+        lines += [line.strip() for line in outside.splitlines() if punctuation.search(line)]
         if lines:
             bad[rel] = lines[:3]
     assert not bad, bad
@@ -109,3 +118,43 @@ def test_preference_survives_logout_and_login(as_user, demo):
     browser.post("/logout", {})
     again = as_user("org")
     assert '<html lang="en">' in again.get("/").text
+
+
+def test_command_messages_and_dates_follow_the_ui_language(as_user, demo):
+    """Messages raised by the commands and the deadlines on a page come in the reader's
+    language; the same refusal in Chinese is unchanged."""
+    import io
+
+    demo.config["UPLOAD_RATE_FILES"] = 1
+    chinese, english = as_user("org"), as_user("admin")
+    english.post("/lang", {"lang": "en", "next": "/"})
+
+    def upload(browser):
+        data = {"file": (io.BytesIO(b"code,name\n"), "org.csv")}
+        return browser.post("/admin/org/import", data, content_type="multipart/form-data")
+
+    upload(chinese), upload(english)  # each account's one upload of the window
+    refused = upload(english)
+    assert refused.status_code == 429
+    assert "Too many uploads: each account may upload at most 1 files" in refused.text
+    assert not CJK.search(refused.text.split("<main", 1)[1].split("</main>", 1)[0])
+    assert "上传过于频繁" in upload(chinese).text
+    page = english.get("/campaigns/minbei-2025").text
+    assert "10 Nov 2025 18:00" in page and "2025年11月10日" not in page
+    assert "2025年11月10日 18:00" in chinese.get("/campaigns/minbei-2025").text
+
+
+def test_documents_stay_chinese_in_the_english_ui(as_user, demo):
+    """The audit PDF and CSV describe events with the same sentences as the English trail page,
+    but documents are for the Chinese file: they keep the Chinese."""
+    from tests.test_application_pdf import pdf_text
+
+    auditor = as_user("auditor")
+    auditor.post("/lang", {"lang": "en", "next": "/"})
+    page = auditor.get("/audit/units/mb-jd/trail").text
+    assert "System created the organization" in page and "创建组织" not in page
+    text, _pages = pdf_text(auditor.get("/audit/units/mb-jd/report.pdf").data)
+    assert "创建组织「机电工程系党总支」" in text and "createdtheorganization" not in text
+    csv = auditor.get("/audit/units/mb-jd/trail.csv").get_data(as_text=True)
+    assert "创建组织「机电工程系党总支」" in csv and "created the organization" not in csv
+    assert "System created the organization" in auditor.get("/audit/units/mb-jd/trail").text

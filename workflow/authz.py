@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import db
 from .errors import Forbidden
-from .i18n import N_
+from .i18n import N_, _
 
 ORGANIZER, APPLICANT, APPROVER, REVIEWER, AUDITOR, ADMIN = (
     "organizer",
@@ -82,7 +82,7 @@ def can(actor: Actor | None, permission: str) -> bool:
 
 def require(actor: Actor | None, permission: str) -> None:
     if not can(actor, permission):
-        raise Forbidden("您没有权限进行此操作。")
+        raise Forbidden(_("您没有权限进行此操作。"))
 
 
 def _unit_row(code: str):
@@ -136,4 +136,4 @@ def may_view_project(actor: Actor, project: dict) -> bool:
 
 def require_scope(actor: Actor, unit_code: str) -> None:
     if not in_scope(actor, unit_code):
-        raise Forbidden("您只能查看本单位的内容。")
+        raise Forbidden(_("您只能查看本单位的内容。"))

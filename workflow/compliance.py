@@ -23,16 +23,19 @@ from .campaign_templates import CATEGORIES, NEWS_LEVELS
 from .commands import applications
 from .commands.deferrals import stages_for
 from .commands.evidence import captions_required, evidence_stage
+from .i18n import N_, _, pgettext
 from .lifecycle import STATES
 from .orgtree import unit_label
 
 STATUS = {
-    "fail": "未达标",
-    "todo": "进行中",
-    "pending": "待评估验收阶段",
-    "ok": "达标",
-    "na": "不适用",
+    "fail": N_("未达标"),
+    "todo": N_("进行中"),
+    "pending": N_("待评估验收阶段"),
+    "ok": N_("达标"),
+    "na": N_("不适用"),
 }
+# The platform levels of campaign_templates.NEWS_LEVELS, marked for the catalogue.
+_LEVEL_NAMES = (N_("系"), N_("学院"), N_("学校"), N_("省"), N_("国家"))
 SEVERITY = {"fail": 0, "todo": 1, "pending": 2, "ok": 3, "na": 4}
 # States in which the project is a cultivation project (立项之后).
 CULTIVATED = {"approved", "cultivating", "midterm_scored", "final_submitted", "final_scored",
@@ -43,7 +46,7 @@ report_lookup: Callable[[str], dict | None] | None = None
 
 
 def _cell(code, status, value, detail="", count=None, target=None) -> dict:
-    return {"code": code, "status": status, "status_label": STATUS[status], "value": value,
+    return {"code": code, "status": status, "status_label": _(STATUS[status]), "value": value,
             "detail": detail, "count": count, "target": target}  # fmt: skip
 
 
@@ -52,8 +55,9 @@ def levels_text(levels: list[str]) -> str:
     order = list(NEWS_LEVELS)
     chosen = sorted((lv for lv in levels if lv in NEWS_LEVELS), key=order.index)
     if chosen and chosen == order[order.index(chosen[0]) :]:
-        return f"{NEWS_LEVELS[chosen[0]]}及以上" if len(chosen) > 1 else NEWS_LEVELS[chosen[0]]
-    return "、".join(NEWS_LEVELS[lv] for lv in chosen) or "任意"
+        first = _(NEWS_LEVELS[chosen[0]])
+        return _("%(level)s及以上", level=first) if len(chosen) > 1 else first
+    return _("、").join(_(NEWS_LEVELS[lv]) for lv in chosen) or _("任意")
 
 
 def rules(config: dict) -> list[dict]:
@@ -62,21 +66,27 @@ def rules(config: dict) -> list[dict]:
     ev = config.get("evidence", {})
     levels, news_min = levels_text(ev.get("news_levels", [])), ev.get("news_min", 0)
     photos_min = ev.get("photos_min", 0)
-    captions = "，均有注释" if captions_required(config) else ""
+    if captions_required(config):
+        photos_label = _("工作照片（≥%(n)s 张，均有注释）", n=photos_min)
+    else:
+        photos_label = _("工作照片（≥%(n)s 张）", n=photos_min)
     out = [
-        {"code": "application", "label": "申报与单位意见", "short": "申报与意见"},
-        {"code": "news", "label": f"宣传报道（{levels}≥{news_min} 篇）", "short": f"宣传报道≥{news_min}"},
-        {"code": "activities", "label": "活动记录", "short": "活动"},
-        {"code": "photos", "label": f"工作照片（≥{photos_min} 张{captions}）", "short": f"照片≥{photos_min}"},
+        {"code": "application", "label": _("申报与单位意见"), "short": _("申报与意见")},
+        {"code": "news", "label": _("宣传报道（%(levels)s≥%(n)s 篇）", levels=levels, n=news_min),
+         "short": _("宣传报道≥%(n)s", n=news_min)},
+        {"code": "activities", "label": _("活动记录"), "short": pgettext("evidence", "活动")},
+        {"code": "photos", "label": photos_label, "short": _("照片≥%(n)s", n=photos_min)},
     ]  # fmt: skip
     if config.get("funding"):
-        out.append({"code": "funding", "label": "经费（预算与支出）", "short": "经费"})
-    sections = "、".join(ev.get("report_sections", []))
+        out.append({"code": "funding", "label": _("经费（预算与支出）"), "short": _("经费")})
+    sections = _("、").join(ev.get("report_sections", []))
     out += [
-        {"code": "report_sections", "label": f"总结报告体例（{sections}）", "short": "报告体例"},
-        {"code": "report_length", "label": f"总结报告字数（≤{ev.get('report_max_chars', 0)} 字）",
-         "short": "报告字数"},
-        {"code": "deadlines", "label": "期限", "short": "期限"},
+        {"code": "report_sections", "label": _("总结报告体例（%(sections)s）", sections=sections),
+         "short": _("报告体例")},
+        {"code": "report_length",
+         "label": _("总结报告字数（≤%(n)s 字）", n=ev.get("report_max_chars", 0)),
+         "short": _("报告字数")},
+        {"code": "deadlines", "label": _("期限"), "short": _("期限")},
     ]  # fmt: skip
     return out
 
@@ -151,28 +161,31 @@ def _evaluate(project: dict, config: dict, data: dict, now: datetime) -> list[di
     missing_caption = len(data["photos"]) - len(captioned)
     if not cultivated:
         for code in ("news", "activities", "photos", "funding", "deadlines"):
-            cells[code] = _cell(code, "na", "—", "立项后开始培育创建")
+            cells[code] = _cell(code, "na", "—", _("立项后开始培育创建"))
     else:
         stage = evidence_stage(config)
         overdue = bool(stage) and deadlines.window(config, stage, project["unit"]).late(now)
-        detail = f"{levels_text(list(news_levels))}平台 {len(qualifying)} 篇"
+        detail = _("%(levels)s平台 %(n)s 篇", levels=levels_text(list(news_levels)),
+                   n=len(qualifying))  # fmt: skip
         if others:
-            detail += f"；另有 {others} 篇级别不够，不计入"
-        cells["news"] = _cell("news", _meets(len(qualifying), news_min, overdue), f"{len(qualifying)} / {news_min} 篇",
+            detail += _("；另有 %(n)s 篇级别不够，不计入", n=others)
+        cells["news"] = _cell("news", _meets(len(qualifying), news_min, overdue),
+                              _("%(n)s / %(target)s 篇", n=len(qualifying), target=news_min),
                               detail, len(qualifying), news_min)  # fmt: skip
         n = len(data["activities"])
-        cells["activities"] = _cell("activities", "ok" if n else "todo", f"{n} 次",
-                                    "已登记活动" if n else "尚未登记活动", n)  # fmt: skip
-        pdetail = f"共 {len(data['photos'])} 张"
+        cells["activities"] = _cell("activities", "ok" if n else "todo", _("%(n)s 次", n=n),
+                                    _("已登记活动") if n else _("尚未登记活动"), n)  # fmt: skip
+        pdetail = _("共 %(n)s 张", n=len(data["photos"]))
         if missing_caption:
-            pdetail += f"，{missing_caption} 张缺注释（不计入）"
+            pdetail += _("，%(n)s 张缺注释（不计入）", n=missing_caption)
         # photos go with the final report: late only once the final stage is over
         final = deadlines.stage(config, "final")
         photos_overdue = bool(final) and deadlines.window(config, "final", project["unit"]).late(
             now
         )
         cells["photos"] = _cell("photos", _meets(len(captioned), photos_min, photos_overdue),
-                                f"{len(captioned)} / {photos_min} 张", pdetail, len(captioned),
+                                _("%(n)s / %(target)s 张", n=len(captioned), target=photos_min),
+                                pdetail, len(captioned),
                                 photos_min)  # fmt: skip
         if config.get("funding"):
             cells["funding"] = _funding(project["id"])
@@ -182,7 +195,7 @@ def _evaluate(project: dict, config: dict, data: dict, now: datetime) -> list[di
         cells.update(_report(project, config))
     else:
         for code in ("report_sections", "report_length"):
-            cells[code] = _cell(code, "na", "—", "立项后开始培育创建")
+            cells[code] = _cell(code, "na", "—", _("立项后开始培育创建"))
     out = []
     for rule in rules(config):
         cell = cells.get(rule["code"]) or _cell(rule["code"], "na", "—")
@@ -206,10 +219,14 @@ def _application(project: dict) -> dict:
     done = sum(1 for s in steps if s["level"] in agreed)
     if project["state"] in OPINION_DONE:
         done = len(steps)  # every needed opinion was given before it reached the organizer
-    names = "、".join(applications.OPINION_LEVELS[s["level"]] for s in steps) or "无需单位意见"
+    levels = [applications.OPINION_LEVELS[s["level"]] for s in steps]
+    names = _("、").join(_(level) for level in levels)
+    names = names or _("无需单位意见")
     status = "ok" if done == len(steps) and project["state"] in OPINION_DONE else "todo"
-    return _cell("application", status, f"已提交 · 意见 {done} / {len(steps)}",
-                 f"申报表第 {project['revision']} 版；{names}", done, len(steps))  # fmt: skip
+    return _cell("application", status,
+                 _("已提交 · 意见 %(done)s / %(total)s", done=done, total=len(steps)),
+                 _("申报表第 %(revision)s 版；%(names)s", revision=project["revision"], names=names),
+                 done, len(steps))  # fmt: skip
 
 
 def _funding(pid: str) -> dict:
@@ -217,12 +234,18 @@ def _funding(pid: str) -> dict:
 
     s = summary(pid)
     if s["budget"] is None:
-        text = f"已支出 {s['spent']:,} 元" if s["expenses"] else "未核定预算"
-        return _cell("funding", "todo", text, "组织部尚未核定预算")
-    value = f"{s['spent']:,} / {s['budget']:,} 元"
+        text = (
+            _("已支出 %(amount)s 元", amount=f"{s['spent']:,}")
+            if s["expenses"]
+            else _("未核定预算")
+        )
+        return _cell("funding", "todo", text, _("组织部尚未核定预算"))
+    value = _("%(spent)s / %(budget)s 元", spent=f"{s['spent']:,}", budget=f"{s['budget']:,}")
     if s["over"]:
-        return _cell("funding", "fail", value, f"超出预算 {-s['remaining']:,} 元")
-    return _cell("funding", "ok", value, f"结余 {s['remaining']:,} 元")
+        return _cell(
+            "funding", "fail", value, _("超出预算 %(amount)s 元", amount=f"{-s['remaining']:,}")
+        )
+    return _cell("funding", "ok", value, _("结余 %(amount)s 元", amount=f"{s['remaining']:,}"))
 
 
 def _deadlines(project, config, met: bool, pending_stages, now) -> dict:
@@ -233,21 +256,27 @@ def _deadlines(project, config, met: bool, pending_stages, now) -> dict:
     w = deadlines.window(config, code, project["unit"])
     name = deadlines.stage(config, code)["name"]
     due = deadlines.show(w.due, tz)
-    detail = f"“{name}”截止 {due}" + ("（已延期）" if w.extended else "")
+    detail = _("“%(stage)s”截止 %(due)s", stage=name, due=due) + (
+        _("（已延期）") if w.extended else ""
+    )
     waiting = [deadlines.stage(config, s)["name"] for s in pending_stages
                if deadlines.stage(config, s)]  # fmt: skip
     if waiting:
-        detail += f"；延期申请待审批：{'、'.join(waiting)}"
+        detail += _("；延期申请待审批：%(stages)s", stages=_("、").join(waiting))
     later = [s for s in stages_for(config) if s["code"] != code]
     for s in later:
         lw = deadlines.window(config, s["code"], project["unit"])
         if lw.extended:
-            detail += f"；“{s['name']}”已延期至 {deadlines.show(lw.due, tz)}"
+            detail += _(
+                "；“%(stage)s”已延期至 %(due)s", stage=s["name"], due=deadlines.show(lw.due, tz)
+            )
     if met:
-        return _cell("deadlines", "ok", "按期完成" if not w.extended else "延期后按期完成", detail)
+        return _cell(
+            "deadlines", "ok", _("按期完成") if not w.extended else _("延期后按期完成"), detail
+        )
     if w.late(now):
-        return _cell("deadlines", "fail", "逾期未完成", detail)
-    value = f"已延期至 {due}" if w.extended else f"截止 {due}"
+        return _cell("deadlines", "fail", _("逾期未完成"), detail)
+    value = _("已延期至 %(due)s", due=due) if w.extended else _("截止 %(due)s", due=due)
     return _cell("deadlines", "todo", value, detail)
 
 
@@ -255,7 +284,7 @@ def _report(project: dict, config: dict) -> dict:
     ev = config.get("evidence", {})
     found = report_lookup(project["id"]) if report_lookup else None
     if not found:
-        wait = _cell("", "pending", "待评估验收阶段", "总结报告提交后自动检查")
+        wait = _cell("", "pending", _("待评估验收阶段"), _("总结报告提交后自动检查"))
         return {"report_sections": {**wait, "code": "report_sections"},
                 "report_length": {**wait, "code": "report_length"}}  # fmt: skip
     wanted = ev.get("report_sections", [])
@@ -264,11 +293,11 @@ def _report(project: dict, config: dict) -> dict:
     return {
         "report_sections": _cell(
             "report_sections", "fail" if missing else "ok",
-            f"{len(wanted) - len(missing)} / {len(wanted)} 部分",
-            ("缺少：" + "、".join(missing)) if missing else "五部分齐全"),
+            _("%(n)s / %(total)s 部分", n=len(wanted) - len(missing), total=len(wanted)),
+            _("缺少：%(sections)s", sections=_("、").join(missing)) if missing else _("五部分齐全")),
         "report_length": _cell(
             "report_length", "fail" if limit and chars > limit else "ok",
-            f"{chars} / {limit} 字", "按字符计数（不是字节）"),
+            _("%(chars)s / %(limit)s 字", chars=chars, limit=limit), _("按字符计数（不是字节）")),
     }  # fmt: skip
 
 
@@ -315,13 +344,13 @@ def matrix(config: dict, now: datetime | None = None) -> list[dict]:
                    "project": project["id"] if project else None,
                    "brand_name": project["brand_name"] if project else "",
                    "state": project["state"] if project else "none",
-                   "state_label": STATES.get(project["state"]) if project else "未申报"}  # fmt: skip
+                   "state_label": STATES.get(project["state"]) if project else N_("未申报")}  # fmt: skip
             if project:
                 data = {"news": news[project["id"]], "photos": photos[project["id"]],
                         "activities": acts[project["id"]], "deferrals": defer[project["id"]]}  # fmt: skip
                 cells = _evaluate(project, config, data, now)
             else:
-                cells = [{**_cell(r["code"], "na", "—", "未申报"), "label": r["label"]}
+                cells = [{**_cell(r["code"], "na", "—", _("未申报")), "label": r["label"]}
                          for r in columns]  # fmt: skip
             row["cells"] = {c["code"]: c for c in cells}
             row["gaps"] = sum(c["status"] in ("fail", "todo") for c in cells)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from . import db
 from .errors import DomainError
+from .i18n import _
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -17,7 +18,9 @@ def parse_local(text: str, tz: str = "Asia/Shanghai") -> datetime:
     try:
         naive = datetime.strptime(text.strip(), LOCAL_FORMAT)
     except (ValueError, AttributeError):
-        raise DomainError(f"时间格式应为“年-月-日 时:分”，例如 2025-06-16 18:00：{text}") from None
+        raise DomainError(
+            _("时间格式应为“年-月-日 时:分”，例如 2025-06-16 18:00：%(text)s", text=text)
+        ) from None
     return naive.replace(tzinfo=ZoneInfo(tz))
 
 
@@ -70,11 +73,23 @@ def check_window(config: dict, code: str, unit: str, now: datetime, action: str)
     tz = config["timezone"]
     name = stage(config, code)["name"]
     if now < w.opens:
-        raise DomainError(f"“{name}”阶段尚未开始（{show(w.opens, tz)} 开始），暂不能{action}。")
+        raise DomainError(
+            _(
+                "“%(stage)s”阶段尚未开始（%(opens)s 开始），暂不能%(action)s。",
+                stage=name,
+                opens=show(w.opens, tz),
+                action=_(action),
+            )
+        )
     if w.late(now):
         if config.get("late_policy") == "refuse":
             raise DomainError(
-                f"“{name}”阶段已于 {show(w.due, tz)} 截止，不能再{action}。如需延期，请联系组织部。"
+                _(
+                    "“%(stage)s”阶段已于 %(due)s 截止，不能再%(action)s。如需延期，请联系组织部。",
+                    stage=name,
+                    due=show(w.due, tz),
+                    action=_(action),
+                )
             )
         return True
     return False

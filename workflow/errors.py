@@ -1,4 +1,5 @@
-"""Domain errors: each carries a message in Chinese that the UI shows as it is."""
+"""Domain errors: each carries a message that the UI shows as it is, in the request's language
+(Chinese outside a request): commands build it with i18n._()."""
 
 
 class DomainError(Exception):

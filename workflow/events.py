@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .i18n import N_
+
 
 class UnknownEventType(ValueError):
     pass
@@ -33,7 +35,8 @@ class EventType:
     version: int = 1
     # upcasters[n] turns a version-n payload into version n+1.
     upcasters: dict[int, Callable[[dict], dict]] = field(default_factory=dict)
-    label: str = ""  # how an auditor reads it, in Chinese
+    # How an auditor reads it, in Chinese (an N_ msgid: translate it with _() where shown).
+    label: str = ""
 
     def check(self, payload: dict) -> None:
         missing = set(self.fields) - set(payload)
@@ -105,6 +108,7 @@ class Event:
 
     @property
     def label(self) -> str:
+        """The type's Chinese label (a msgid): pages show `_(event.label)`; exports keep it."""
         et = CATALOGUE.get(self.type)
         return et.label if et and et.label else self.type
 
@@ -131,62 +135,62 @@ OPT_STR = (str, type(None))
 declare(
     "OrgUnitCreated",
     {"code": str, "name": str, "level": str, "kind": OPT_STR, "parent": OPT_STR},
-    label="创建组织",
+    label=N_("创建组织"),
 )
 declare(
     "OrgUnitRenamed",
     {"code": str, "name": str, "reason": str},
-    label="组织更名",
+    label=N_("组织更名"),
 )
 declare(
     "OrgUnitMoved",
     {"code": str, "parent": OPT_STR, "kind": OPT_STR, "reason": str},
-    label="调整组织隶属",
+    label=N_("调整组织隶属"),
 )
 
 # Accounts (stream "user:<username>"): the password hash lives in the credential table only.
 declare(
     "AccountCreated",
     {"username": str, "display_name": str, "roles": list, "unit": OPT_STR},
-    label="创建账号",
+    label=N_("创建账号"),
 )
 declare(
     "AccountRolesChanged",
     {"username": str, "roles": list, "unit": OPT_STR, "reason": str},
-    label="调整账号角色",
+    label=N_("调整账号角色"),
 )
-declare("AccountDeactivated", {"username": str, "reason": str}, label="停用账号")
-declare("AccountReactivated", {"username": str, "reason": str}, label="启用账号")
-declare("PasswordChanged", {"username": str, "by": str}, label="修改密码")
+declare("AccountDeactivated", {"username": str, "reason": str}, label=N_("停用账号"))
+declare("AccountReactivated", {"username": str, "reason": str}, label=N_("启用账号"))
+declare("PasswordChanged", {"username": str, "by": str}, label=N_("修改密码"))
 
 # Integrity (stream "system")
 declare(
     "CheckpointWritten",
     {"position": int, "hash": str, "file": str},
-    label="写入检查点",
+    label=N_("写入检查点"),
 )
 
 # Campaigns (stream "campaign:<slug>"): the configuration is data, carried whole by the events.
 declare(
     "CampaignCreated",
     {"slug": str, "template": str, "config": dict},
-    label="创建品牌创建活动",
+    label=N_("创建品牌创建活动"),
 )
 declare(
     "CampaignStageRescheduled",
     {"stage": str, "opens": str, "due": str, "reason": str},
-    label="调整阶段时间",
+    label=N_("调整阶段时间"),
 )
-declare("CampaignFormChanged", {"form": list, "reason": str}, label="修改申报表字段")
+declare("CampaignFormChanged", {"form": list, "reason": str}, label=N_("修改申报表字段"))
 declare(
     "CampaignSettingChanged",
     {"key": str, "value": (str, int, float, bool, dict, list, type(None)), "reason": str},
-    label="修改活动设置",
+    label=N_("修改活动设置"),
 )
 declare(
     "DeadlineExtended",
     {"unit": str, "stage": str, "due": str, "reason": str},
-    label="为单位延长期限",
+    label=N_("为单位延长期限"),
 )
 
 # Projects (stream "project:<campaign>.<unit>.<category>")
@@ -202,7 +206,7 @@ declare(
         "late": bool,
         "approvals": list,  # [{"level", "unit"}]: the opinions still needed, in order
     },
-    label="提交申报",
+    label=N_("提交申报"),
 )
 declare(
     "UnitOpinionRecorded",
@@ -215,18 +219,18 @@ declare(
         "date": str,
         "revision": int,
     },
-    label="填写单位意见",
+    label=N_("填写单位意见"),
 )
 declare(
     "PaperCopyUploaded",
     {"level": str, "revision": int, "file": FILE_REF},
-    label="上传签章纸质版扫描件",
+    label=N_("上传签章纸质版扫描件"),
 )
 
 # Review and argumentation (审核论证), on the project stream.
-declare("ReviewReturned", {"revision": int, "reason": str}, label="组织部退回修改")
-declare("ProjectApproved", {"revision": int, "note": str}, label="审核通过（立项）")
-declare("ProjectRejected", {"revision": int, "reason": str}, label="不予立项")
+declare("ReviewReturned", {"revision": int, "reason": str}, label=N_("组织部退回修改"))
+declare("ProjectApproved", {"revision": int, "note": str}, label=N_("审核通过（立项）"))
+declare("ProjectRejected", {"revision": int, "reason": str}, label=N_("不予立项"))
 
 # Threaded comments (stream "comments:<project id>"). target: {"kind": "project"|"revision"|
 # "field"|"evidence"|"score", "revision": int|None, "field": str|None, "ref": str|None}
@@ -242,17 +246,17 @@ declare(
         "body": str,
         "mentions": list,
     },
-    label="发表评论",
+    label=N_("发表评论"),
 )
-declare("CommentEdited", {"comment_id": str, "body": str, "mentions": list}, label="修改评论")
-declare("CommentResolved", {"comment_id": str}, label="标记评论已解决")
-declare("CommentReopened", {"comment_id": str}, label="重新打开评论")
+declare("CommentEdited", {"comment_id": str, "body": str, "mentions": list}, label=N_("修改评论"))
+declare("CommentResolved", {"comment_id": str}, label=N_("标记评论已解决"))
+declare("CommentReopened", {"comment_id": str}, label=N_("重新打开评论"))
 
 # Reminders (campaign stream): a unit was reminded of a due or overdue item.
 declare(
     "ReminderSent",
     {"unit": str, "stage": str, "kind": str, "due": str, "note": str},
-    label="发送提醒",
+    label=N_("发送提醒"),
 )
 
 # --- Cultivation (培育创建): evidence, funding, deferrals ------------------------------------
@@ -264,7 +268,7 @@ declare(
 declare(
     "CultivationStarted",
     {"revision": int, "trigger": str},  # trigger: the evidence kind that started it
-    label="进入培育创建",
+    label=N_("进入培育创建"),
 )
 declare(
     "NewsArticleAdded",
@@ -278,7 +282,7 @@ declare(
         "screenshot": (dict, type(None)),  # {"file": FILE_REF, "thumb": FILE_REF} or None
         "late": bool,
     },
-    label="登记宣传报道",
+    label=N_("登记宣传报道"),
 )
 declare(
     "ActivityRecorded",
@@ -292,7 +296,7 @@ declare(
         "summary": str,
         "late": bool,
     },
-    label="登记活动记录",
+    label=N_("登记活动记录"),
 )
 declare(
     "PhotoAdded",
@@ -306,15 +310,15 @@ declare(
         "height": int,
         "late": bool,
     },
-    label="上传照片",
+    label=N_("上传照片"),
 )
-declare("PhotoCaptionChanged", {"photo_id": str, "caption": str}, label="修改照片注释")
+declare("PhotoCaptionChanged", {"photo_id": str, "caption": str}, label=N_("修改照片注释"))
 declare(
     "EvidenceWithdrawn",
     {"kind": str, "item_id": str, "reason": str},  # kind: news, activity, photo, expense
-    label="撤回培育材料",
+    label=N_("撤回培育材料"),
 )
-declare("BudgetSet", {"amount": str, "note": str}, label="核定项目经费预算")
+declare("BudgetSet", {"amount": str, "note": str}, label=N_("核定项目经费预算"))
 declare(
     "ExpenseRecorded",
     {
@@ -324,19 +328,19 @@ declare(
         "amount": str,  # Decimal text with two places, e.g. "1200.50"
         "receipt": (dict, type(None)),  # FILE_REF or None
     },
-    label="填报经费支出",
+    label=N_("填报经费支出"),
 )
 declare(
     "DeferralRequested",
     {"request_id": str, "stage": str, "due": str, "reason": str},  # due: local "YYYY-MM-DD HH:MM"
-    label="申请延期",
+    label=N_("申请延期"),
 )
 declare(
     "DeferralGranted",
     {"request_id": str, "stage": str, "due": str, "note": str},
-    label="批准延期",
+    label=N_("批准延期"),
 )
-declare("DeferralRefused", {"request_id": str, "reason": str}, label="不予延期")
+declare("DeferralRefused", {"request_id": str, "reason": str}, label=N_("不予延期"))
 
 # --- Audit (审计): reads that matter, on streams "access:<kind>:<key>" -------------------------
 # kind/key name what was read: "project:<id>", "unit:<code>", "campaign:<slug>", "user:<name>",
@@ -345,7 +349,7 @@ declare("DeferralRefused", {"request_id": str, "reason": str}, label="不予延�
 declare(
     "DocumentDownloaded",
     {"document": str, "scope": str, "name": str, "path": str, "sha256": str, "size": int},
-    label="下载文件",
+    label=N_("下载文件"),
 )
 declare(
     "ExportMade",
@@ -358,7 +362,7 @@ declare(
         "sha256": str,  # of the file handed out
         "filters": dict,
     },
-    label="导出审计材料",
+    label=N_("导出审计材料"),
 )
 
 # --- Scoring (中期评估 / 评估认定) and certification (公示, 认定) ----------------------------
@@ -366,31 +370,31 @@ declare(
 declare(
     "RubricChanged",
     {"version": int, "rubric": dict, "reason": str, "source": str},  # source: edit, csv, json
-    label="修改评分细则",
+    label=N_("修改评分细则"),
 )
 # Rounds, panels and conflicts on "panel:<campaign>" (one stream per campaign: two organizers
 # acting at once conflict); round is "midterm" or "final".
-declare("ScoringRoundOpened", {"round": str, "late": bool, "note": str}, label="开启评分轮次")
+declare("ScoringRoundOpened", {"round": str, "late": bool, "note": str}, label=N_("开启评分轮次"))
 declare(
     "ScoringRoundClosed",
     {"round": str, "scored": list, "unscored": list},  # project ids
-    label="结束评分轮次",
+    label=N_("结束评分轮次"),
 )
 declare(
     "ReviewerAssigned",
     {"round": str, "project": str, "reviewer": str, "source": str},  # manual, csv, auto
-    label="分配评审专家",
+    label=N_("分配评审专家"),
 )
 declare(
     "ReviewerUnassigned",
     {"round": str, "project": str, "reviewer": str, "reason": str},
-    label="取消评审分配",
+    label=N_("取消评审分配"),
 )
 # Declared by the reviewer, or recorded by the organizer.
 declare(
     "ConflictDeclared",
     {"project": str, "reviewer": str, "reason": str},
-    label="登记利益冲突（回避）",
+    label=N_("登记利益冲突（回避）"),
 )
 # One reviewer's score on one project in one round: stream "score:<project>:<round>:<reviewer>";
 # a later event on the same stream is a revision. It names the project revision and rubric
@@ -411,51 +415,51 @@ declare(
         "failed": bool,
         "vetoed": list,
     },
-    label="提交评分",
+    label=N_("提交评分"),
 )
 # On the project stream: the round's result moves the state (midterm_scored / final_scored).
 declare(
     "ProjectScored",
     {"round": str, "score": OPT_STR, "reviewers": int, "grade": str},
-    label="评分结果确定",
+    label=N_("评分结果确定"),
 )
 # Certification on "certification:<campaign>": proposals (outcome: excellent, passed,
 # not_passed), the 公示 period with its objections, and the conclusion.
 declare(
     "OutcomeProposed",
     {"project": str, "outcome": str, "score": OPT_STR, "rank": (int, type(None)), "note": str},
-    label="提出认定建议",
+    label=N_("提出认定建议"),
 )
-declare("ProposalWithdrawn", {"project": str, "reason": str}, label="撤回认定建议")
+declare("ProposalWithdrawn", {"project": str, "reason": str}, label=N_("撤回认定建议"))
 declare(
     "PublicityStarted",
     {"publicity": int, "starts": str, "ends": str, "projects": dict},  # local times; pid -> outcome
-    label="开始公示",
+    label=N_("开始公示"),
 )
 declare(
     "ObjectionLodged",
     {"objection_id": str, "publicity": int, "project": OPT_STR, "text": str, "on_behalf_of": str},
-    label="提出异议",
+    label=N_("提出异议"),
 )
 declare(
     "ObjectionAnswered",
     {"objection_id": str, "verification": str, "answer": str, "upheld": bool},
-    label="核实并答复异议",
+    label=N_("核实并答复异议"),
 )
-declare("PublicityConcluded", {"publicity": int, "outcomes": dict}, label="公示结束，认定结果")
+declare("PublicityConcluded", {"publicity": int, "outcomes": dict}, label=N_("公示结束，认定结果"))
 # On the project stream: entering 公示, the final outcome, and a revocation (frees the place).
-declare("ProjectPublicized", {"publicity": int, "ends": str}, label="进入公示")
-declare("OutcomeFinalised", {"outcome": str, "publicity": int}, label="认定结果确定")
-declare("CertificationRevoked", {"reason": str, "outcome": str}, label="撤销认定")
+declare("ProjectPublicized", {"publicity": int, "ends": str}, label=N_("进入公示"))
+declare("OutcomeFinalised", {"outcome": str, "publicity": int}, label=N_("认定结果确定"))
+declare("CertificationRevoked", {"reason": str, "outcome": str}, label=N_("撤销认定"))
 # --- Results (成果应用展示): the compiled booklet's foreword, on "booklet:<campaign>" ----------
-declare("BookletForewordSet", {"text": str}, label="修改成果汇编前言")
+declare("BookletForewordSet", {"text": str}, label=N_("修改成果汇编前言"))
 # --- Showcase (成果展示, 专题交流展览) on "showcase:<campaign>" (workflow/commands/showcase.py) ---
-declare("ShowcasePublished", {"audience": str}, label="发布成果展示")  # college | intranet
-declare("ShowcaseWithdrawn", {"published": bool}, label="撤回成果展示")
+declare("ShowcasePublished", {"audience": str}, label=N_("发布成果展示"))  # college | intranet
+declare("ShowcaseWithdrawn", {"published": bool}, label=N_("撤回成果展示"))
 declare(
     "ShowcaseBrandSet",
     {"project": str, "cover": OPT_STR, "intro": str},  # cover: a photo's sha256
-    label="设置展示封面与简介",
+    label=N_("设置展示封面与简介"),
 )
 # --- Reports (中期报告、总结报告) on the project stream (workflow/commands/reports.py) ----------
 # One event per submitted revision with the full content; drafts are kept outside the log.
@@ -470,5 +474,5 @@ declare(
         "attachments": list,  # [{"sha256", "name", "mime", "size"}]
         "late": bool,
     },
-    label="提交报告",
+    label=N_("提交报告"),
 )

@@ -14,6 +14,7 @@ import tempfile
 import unicodedata
 
 from .errors import DomainError, NotFound
+from .i18n import _
 
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
@@ -48,31 +49,33 @@ def _check_image(data: bytes) -> None:
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise DomainError("图片像素过大。")
+                raise DomainError(_("图片像素过大。"))
             img.verify()
     except DomainError:
         raise
     except Exception as exc:  # Pillow raises many types, DecompressionBombError included
-        raise DomainError("图片文件已损坏或格式不受支持。") from exc
+        raise DomainError(_("图片文件已损坏或格式不受支持。")) from exc
 
 
 def check(data: bytes, name: str, allowed=("pdf", "jpeg", "png"), max_bytes=MAX_SCAN_BYTES) -> dict:
     """Validate an upload; returns its reference without storing it."""
     if not data:
-        raise DomainError("上传的文件是空的。")
+        raise DomainError(_("上传的文件是空的。"))
     if len(data) > max_bytes:
-        raise DomainError(f"文件超过 {max_bytes // (1024 * 1024)} MB 的大小限制。")
+        raise DomainError(_("文件超过 %(mb)s MB 的大小限制。", mb=max_bytes // (1024 * 1024)))
     kind = sniff(data)
     if kind not in allowed:
-        names = "、".join(k.upper() for k in allowed)
-        raise DomainError(f"文件内容不是允许的格式（{names}）。")
+        names = _("、").join(k.upper() for k in allowed)
+        raise DomainError(_("文件内容不是允许的格式（%(kinds)s）。", kinds=names))
     ext = os.path.splitext(name or "")[1].lower()
     if ext and EXTENSIONS.get(ext) != kind:
-        raise DomainError(f"文件扩展名 {ext} 与其实际内容（{kind.upper()}）不符。")
+        raise DomainError(
+            _("文件扩展名 %(ext)s 与其实际内容（%(kind)s）不符。", ext=ext, kind=kind.upper())
+        )
     if kind in ("jpeg", "png"):
         _check_image(data)
     elif b"%%EOF" not in data[-2048:]:
-        raise DomainError("PDF 文件不完整。")
+        raise DomainError(_("PDF 文件不完整。"))
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
         "name": safe_name(name),
@@ -83,7 +86,7 @@ def check(data: bytes, name: str, allowed=("pdf", "jpeg", "png"), max_bytes=MAX_
 
 def path_for(upload_dir: str, sha256: str) -> str:
     if not SHA_RE.match(sha256 or ""):
-        raise DomainError("文件标识无效。")
+        raise DomainError(_("文件标识无效。"))
     return os.path.join(upload_dir, sha256[:2], sha256[2:4], sha256)
 
 
@@ -105,7 +108,7 @@ def store(upload_dir: str, data: bytes, name: str, **kwargs) -> dict:
     except OSError as exc:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)  # a half-written file must not stay behind on a full disk
-        raise DomainError("服务器存储空间不足或不可写，文件未保存，请联系管理员。") from exc
+        raise DomainError(_("服务器存储空间不足或不可写，文件未保存，请联系管理员。")) from exc
     return ref
 
 
@@ -114,4 +117,4 @@ def read(upload_dir: str, sha256: str) -> bytes:
         with open(path_for(upload_dir, sha256), "rb") as fh:
             return fh.read()
     except FileNotFoundError:
-        raise NotFound("文件不存在。") from None
+        raise NotFound(_("文件不存在。")) from None

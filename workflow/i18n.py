@@ -6,9 +6,9 @@ then Accept-Language only when it puts English first; otherwise zh_CN.
 """
 
 from contextlib import contextmanager
-from gettext import NullTranslations
 
 from babel import Locale
+from babel.support import NullTranslations
 from flask import g, has_request_context, request, session
 from flask_babel import get_translations
 from flask_login import current_user
@@ -35,6 +35,14 @@ def _(message: str, **params) -> str:
     translate them where they are shown."""
     if has_request_context():
         message = _translations().ugettext(message)
+    return message % params if params else message
+
+
+def pgettext(context: str, message: str, **params) -> str:
+    """`_` for a msgid that means different things in different places (e.g. 活动: a campaign,
+    or, in the evidence context, an activity record)."""
+    if has_request_context():
+        message = _translations().upgettext(context, message)
     return message % params if params else message
 
 

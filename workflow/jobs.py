@@ -22,10 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from .i18n import N_, _
+
 KEEP = 20  # finished jobs remembered
 WRITE_EVERY = 0.2  # seconds between progress writes of one job
 ID_RE = re.compile(r"^[0-9a-f]{16}$")
-DIED = "任务所在的进程已退出，任务未完成，请重新开始。"
+# Job messages stay Chinese when the job thread writes them (no request there); the two below
+# are set while a request reads a job, so they are in its language.
+DIED = N_("任务所在的进程已退出，任务未完成，请重新开始。")
 
 
 @dataclass
@@ -131,9 +135,9 @@ def _load(folder: str, job_id: str) -> Job | None:
         except FileNotFoundError:
             pass
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            job.error = job.error or "任务结果无法读取。"
+            job.error = job.error or _("任务结果无法读取。")
     elif not _alive(state):
-        job.finished, job.error = True, DIED
+        job.finished, job.error = True, _(DIED)
         job.ended = os.path.getmtime(os.path.join(folder, f"{job_id}.json"))
     return job
 

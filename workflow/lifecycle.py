@@ -4,7 +4,7 @@ move gets a message naming the state and what is allowed from it."""
 from __future__ import annotations
 
 from .errors import DomainError
-from .i18n import N_
+from .i18n import N_, _
 
 STATES = {
     "draft": N_("草稿"),
@@ -25,15 +25,15 @@ STATES = {
 
 # action -> (label, states it may start from)
 MOVES = {
-    "submit": ("提交申报", {"draft", "returned"}),
-    "opinion": ("填写单位意见", {"submitted"}),
+    "submit": (N_("提交申报"), {"draft", "returned"}),
+    "opinion": (N_("填写单位意见"), {"submitted"}),
     "paper_copy": (
-        "上传纸质版扫描件",
+        N_("上传纸质版扫描件"),
         {"submitted", "under_review", "returned", "approved", "cultivating"},
     ),
-    "review": ("审核（退回修改、立项或不予立项）", {"under_review"}),
+    "review": (N_("审核（退回修改、立项或不予立项）"), {"under_review"}),
     "comment": (
-        "发表评论",
+        N_("发表评论"),
         {
             "submitted",
             "under_review",
@@ -49,32 +49,32 @@ MOVES = {
     ),  # fmt: skip
     # Cultivation (培育创建): evidence, funding and deferrals (workflow/commands/evidence.py).
     "evidence": (
-        "提交培育创建材料（宣传报道、活动记录、照片）",
+        N_("提交培育创建材料（宣传报道、活动记录、照片）"),
         {"approved", "cultivating", "midterm_scored"},
     ),
     "funding": (
-        "填报或核定经费",
+        N_("填报或核定经费"),
         {"approved", "cultivating", "midterm_scored", "final_submitted", "final_scored"},
     ),
-    "deferral": ("申请或审批延期", {"approved", "cultivating", "midterm_scored"}),
+    "deferral": (N_("申请或审批延期"), {"approved", "cultivating", "midterm_scored"}),
     # Scoring and certification (workflow/commands/scoring.py, certification.py). Final
     # scoring also accepts projects without a final report yet, so the round can be run.
-    "score_midterm": ("中期评估评分", {"approved", "cultivating"}),
+    "score_midterm": (N_("中期评估评分"), {"approved", "cultivating"}),
     "score_final": (
-        "评估认定评分",
+        N_("评估认定评分"),
         {"approved", "cultivating", "midterm_scored", "final_submitted"},
     ),
-    "propose": ("提出认定建议", {"final_scored", "passed"}),
-    "publicize": ("进入公示", {"final_scored", "passed"}),
-    "finalise": ("公示期满确定认定结果", {"proposed"}),
-    "revoke": ("撤销认定", {"certified"}),
+    "propose": (N_("提出认定建议"), {"final_scored", "passed"}),
+    "publicize": (N_("进入公示"), {"final_scored", "passed"}),
+    "finalise": (N_("公示期满确定认定结果"), {"proposed"}),
+    "revoke": (N_("撤销认定"), {"certified"}),
     # Reports (workflow/commands/reports.py): the final report moves the project to
     # final_submitted (a resubmission keeps it there); the mid-term report moves nothing.
     "report_final": (
-        "提交总结报告",
+        N_("提交总结报告"),
         {"approved", "cultivating", "midterm_scored", "final_submitted"},
     ),
-    "report_midterm": ("提交中期报告", {"approved", "cultivating", "midterm_scored"}),
+    "report_midterm": (N_("提交中期报告"), {"approved", "cultivating", "midterm_scored"}),
 }
 
 
@@ -89,7 +89,12 @@ def allowed_actions(state: str) -> list[str]:
 def require_state(action: str, state: str) -> None:
     name, sources = MOVES[action]
     if state not in sources:
-        allowed = "、".join(allowed_actions(state)) or "无"
+        allowed = _("、").join(_(a) for a in allowed_actions(state)) or _("无")
         raise DomainError(
-            f"项目当前状态为“{label(state)}”，不能{name}。此状态下可以进行的操作：{allowed}。"
+            _(
+                "项目当前状态为“%(state)s”，不能%(action)s。此状态下可以进行的操作：%(allowed)s。",
+                state=_(label(state)),
+                action=_(name),
+                allowed=allowed,
+            )
         )

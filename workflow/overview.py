@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from . import db, deadlines
 from .campaign_templates import CATEGORIES
+from .i18n import N_, _
 from .lifecycle import STATES
 from .orgtree import unit_label
 
 # Overview statuses beyond the project states.
-EXTRA = {"not_started": "未申报", "overdue": "逾期未申报"}
+EXTRA = {"not_started": N_("未申报"), "overdue": N_("逾期未申报")}
 # States that count as "past" each step, for the per-stage progress bars.
 SUBMITTED = set(STATES) - {"draft"}
 OPINIONS_DONE = SUBMITTED - {"submitted", "returned"}
@@ -47,7 +48,8 @@ def rows(config: dict, now: datetime | None = None) -> list[dict]:
                 overdue = deadlines.window(config, "apply", code).late(now)
                 row.update(project=None, status="overdue" if overdue else "not_started",
                            brand_name="", late=False, submitted_at=None)  # fmt: skip
-            row["status_label"] = STATES.get(row["status"]) or EXTRA[row["status"]]
+            label = STATES.get(row["status"]) or EXTRA[row["status"]]
+            row["status_label"] = _(label)
             out.append(row)
     return out
 
@@ -61,9 +63,12 @@ def summary(config: dict, table: list[dict]) -> dict:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     total = len(table) or 1
     progress = [
-        ("已提交申报", sum(r["status"] in SUBMITTED for r in table)),
-        ("单位意见已齐", sum(r["status"] in OPINIONS_DONE for r in table)),
-        ("已立项", sum(r["status"] in OPINIONS_DONE - {"under_review", "rejected"} for r in table)),
+        (_("已提交申报"), sum(r["status"] in SUBMITTED for r in table)),
+        (_("单位意见已齐"), sum(r["status"] in OPINIONS_DONE for r in table)),
+        (
+            _("已立项"),
+            sum(r["status"] in OPINIONS_DONE - {"under_review", "rejected"} for r in table),
+        ),
     ]
     return {
         "per_category": per_category,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import files
 from .errors import DomainError
+from .i18n import _, is_english
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # 40 megapixels: any camera photo; a 20000×20000 bomb is refused
@@ -52,22 +53,32 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _label(name: str) -> str:
-    return f"“{files.safe_name(name)}”"
+def _pixels(count: int) -> int:
+    """A pixel count as the messages state it: in 万 (10,000) in Chinese, in megapixels in the
+    English UI (its messages say "megapixels")."""
+    return count // 1_000_000 if is_english() else count // 10_000
 
 
 def process(data: bytes, name: str, min_side: int = 0) -> Processed:
-    """Check and clean one uploaded image; raise DomainError (Chinese) when it is refused."""
+    """Check and clean one uploaded image; raise DomainError when it is refused."""
     from PIL import Image, ImageOps
 
-    label = _label(name)
+    label = files.safe_name(name)
     if not data:
-        raise DomainError(f"{label}是空文件。")
+        raise DomainError(_("“%(name)s”是空文件。", name=label))
     if len(data) > MAX_PHOTO_BYTES:
-        raise DomainError(f"{label}超过 {MAX_PHOTO_BYTES // (1024 * 1024)} MB，请压缩后再上传。")
+        raise DomainError(
+            _(
+                "“%(name)s”超过 %(mb)s MB，请压缩后再上传。",
+                name=label,
+                mb=MAX_PHOTO_BYTES // (1024 * 1024),
+            )
+        )
     kind = sniff(data)
     if kind is None:
-        raise DomainError(f"{label}不是图片：只接受 JPEG、PNG 或 WebP 格式的照片。")
+        raise DomainError(
+            _("“%(name)s”不是图片：只接受 JPEG、PNG 或 WebP 格式的照片。", name=label)
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -75,8 +86,15 @@ def process(data: bytes, name: str, min_side: int = 0) -> Processed:
                 width, height = img.size
                 if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                     raise DomainError(
-                        f"{label}的像素过大（{width}×{height}），"
-                        f"请缩小到 {MAX_PIXELS // 10_000} 万像素、单边 {MAX_SIDE} 像素以内。"
+                        _(
+                            "“%(name)s”的像素过大（%(width)s×%(height)s），"
+                            "请缩小到 %(limit)s 万像素、单边 %(side)s 像素以内。",
+                            name=label,
+                            width=width,
+                            height=height,
+                            limit=_pixels(MAX_PIXELS),
+                            side=MAX_SIDE,
+                        )
                     )
                 img.load()
                 image = ImageOps.exif_transpose(img)
@@ -85,17 +103,28 @@ def process(data: bytes, name: str, min_side: int = 0) -> Processed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"（{int(found.group(1)) // 10_000} 万像素）" if found else ""
+        size = _("（%(n)s 万像素）", n=_pixels(int(found.group(1)))) if found else ""
         raise DomainError(
-            f"{label}的像素过大{size}，请缩小到 {MAX_PIXELS // 10_000} 万像素以内"
-            "（疑似解压炸弹，已拒绝）。"
+            _(
+                "“%(name)s”的像素过大%(size)s，请缩小到 %(limit)s 万像素以内"
+                "（疑似解压炸弹，已拒绝）。",
+                name=label,
+                size=size,
+                limit=_pixels(MAX_PIXELS),
+            )
         ) from exc
     except Exception as exc:  # Pillow raises many types for a broken file
-        raise DomainError(f"{label}已损坏或无法识别，请重新导出后上传。") from exc
+        raise DomainError(_("“%(name)s”已损坏或无法识别，请重新导出后上传。", name=label)) from exc
     if min_side and min(image.size) < min_side:
         raise DomainError(
-            f"{label}尺寸为 {image.width}×{image.height}，短边不足 {min_side} 像素，"
-            "请上传更清晰的原图。"
+            _(
+                "“%(name)s”尺寸为 %(width)s×%(height)s，短边不足 %(min)s 像素，"
+                "请上传更清晰的原图。",
+                name=label,
+                width=image.width,
+                height=image.height,
+                min=min_side,
+            )
         )
     return _encode(image, kind, name)
 

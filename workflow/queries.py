@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import authz, db
+from .i18n import _
 from .orgtree import KINDS, unit_label
 
 
@@ -20,7 +21,7 @@ class UnitNode:
 
     @property
     def kind_label(self) -> str:
-        return KINDS.get(self.kind or "", "")
+        return _(KINDS[self.kind]) if self.kind in KINDS else ""
 
 
 def org_forest(actor: authz.Actor) -> list[UnitNode]:
@@ -44,7 +45,12 @@ def unit_choices(actor: authz.Actor, levels=("committee", "general_branch", "bra
 
     def walk(node, depth):
         if node.level in levels:
-            out.append((node.code, "　" * depth + f"{node.name}（{node.label}）"))
+            out.append(
+                (
+                    node.code,
+                    "　" * depth + _("%(name)s（%(label)s）", name=node.name, label=node.label),
+                )
+            )
         for child in node.children:
             walk(child, depth + 1)
 
@@ -66,9 +72,11 @@ def users(actor: authz.Actor):
             {
                 "username": username,
                 "display_name": name,
-                "roles": [authz.ROLES.get(r, r) for r in roles.split(",") if r],
+                "roles": [
+                    _(authz.ROLES[r]) if r in authz.ROLES else r for r in roles.split(",") if r
+                ],
                 "unit": unit,
-                "unit_name": unit_name or "（全校）",
+                "unit_name": unit_name or _("（全校）"),
                 "active": bool(active),
             }
         )

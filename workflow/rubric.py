@@ -24,20 +24,23 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from .i18n import N_, _
+
 MODES = {
-    "range": "区间打分",
-    "deduction": "扣分制",
-    "levels": "等级评定",
-    "count": "计数累加",
-    "bonus": "加分项",
-    "veto": "一票否决",
+    "range": N_("区间打分"),
+    "deduction": N_("扣分制"),
+    "levels": N_("等级评定"),
+    "count": N_("计数累加"),
+    "bonus": N_("加分项"),
+    "veto": N_("一票否决"),
 }
 CSV_COLUMNS = ["code", "parent", "name", "mode", "max", "step", "per", "levels", "effect", "cap",
                "guidance", "evidence"]  # fmt: skip
 
 
 class RubricError(ValueError):
-    """A rubric or an input that breaks the rules; the message is Chinese and names the criterion."""
+    """A rubric or an input that breaks the rules; the message (in the request's language) names
+    the criterion."""
 
 
 def _dec(value, what: str) -> Decimal:
@@ -46,9 +49,9 @@ def _dec(value, what: str) -> Decimal:
             raise InvalidOperation
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise RubricError(f"{what}：“{value}”不是数字。") from None
+        raise RubricError(_("%(what)s：“%(value)s”不是数字。", what=what, value=value)) from None
     if not number.is_finite():
-        raise RubricError(f"{what}：“{value}”不是有效数字。")
+        raise RubricError(_("%(what)s：“%(value)s”不是有效数字。", what=what, value=value))
     return number
 
 
@@ -60,7 +63,7 @@ def walk(criteria: list[dict], depth: int = 1):
 
 
 def leaves(rubric: dict) -> list[dict]:
-    return [c for c, _ in walk(rubric["criteria"]) if not c.get("children")]
+    return [c for c, _depth in walk(rubric["criteria"]) if not c.get("children")]
 
 
 def validate(rubric: dict) -> None:
@@ -68,66 +71,68 @@ def validate(rubric: dict) -> None:
     problems = []
     seen = set()
     if not isinstance(rubric, dict) or not isinstance(rubric.get("criteria"), list):
-        raise RubricError("评分细则格式不正确：缺少指标列表。")
+        raise RubricError(_("评分细则格式不正确：缺少指标列表。"))
     if not rubric["criteria"]:
-        problems.append("评分细则至少需要一个指标。")
+        problems.append(_("评分细则至少需要一个指标。"))
     for c, depth in walk(rubric["criteria"]):
         code = str(c.get("code") or "").strip()
-        label = f"指标 {code or '（无编号）'}"
+        label = _("指标 %(code)s", code=code or _("（无编号）"))
         if not code:
-            problems.append("每个指标都需要编号。")
+            problems.append(_("每个指标都需要编号。"))
         elif code in seen:
-            problems.append(f"指标编号 {code} 重复。")
+            problems.append(_("指标编号 %(code)s 重复。", code=code))
         seen.add(code)
         if not str(c.get("name") or "").strip():
-            problems.append(f"{label} 缺少名称。")
+            problems.append(_("%(label)s 缺少名称。", label=label))
         if depth > 3:
-            problems.append(f"{label} 层级过深（最多三级）。")
+            problems.append(_("%(label)s 层级过深（最多三级）。", label=label))
         mode = c.get("mode", "range")
         if c.get("children"):
             if mode in ("veto", "bonus"):
-                problems.append(f"{label}：{MODES[mode]}不能有下级指标。")
+                problems.append(
+                    _("%(label)s：%(mode)s不能有下级指标。", label=label, mode=_(MODES[mode]))
+                )
         elif mode not in MODES:
-            problems.append(f"{label}：未知的计分方式“{mode}”。")
+            problems.append(_("%(label)s：未知的计分方式“%(mode)s”。", label=label, mode=mode))
             continue
         try:
             _check_numbers(c, mode)
         except RubricError as exc:
-            problems.append(f"{label}：{exc}")
+            problems.append(_("%(label)s：%(problem)s", label=label, problem=exc))
     if problems:
-        raise RubricError("；".join(problems))
+        raise RubricError(_("；").join(problems))
 
 
 def _check_numbers(c: dict, mode: str) -> None:
     if mode == "veto":
         if c.get("effect", "fail") not in ("fail", "cap"):
-            raise RubricError("一票否决的效果只能是 fail（不合格）或 cap（封顶）")
-        if c.get("effect") == "cap" and _dec(c.get("cap"), "封顶分") < 0:
-            raise RubricError("封顶分不能为负")
+            raise RubricError(_("一票否决的效果只能是 fail（不合格）或 cap（封顶）"))
+        if c.get("effect") == "cap" and _dec(c.get("cap"), _("封顶分")) < 0:
+            raise RubricError(_("封顶分不能为负"))
         return
     if mode == "levels" and not c.get("children"):
         levels = c.get("levels") or []
         if not levels:
-            raise RubricError("等级评定需要列出等级及分值")
-        points = [_dec(p, "等级分值") for _, p in levels]
+            raise RubricError(_("等级评定需要列出等级及分值"))
+        points = [_dec(p, _("等级分值")) for _name, p in levels]
         if any(p < 0 for p in points):
-            raise RubricError("等级分值不能为负")
-        c_max = _dec(c.get("max", max(points)), "满分")
+            raise RubricError(_("等级分值不能为负"))
+        c_max = _dec(c.get("max", max(points)), _("满分"))
         if max(points) > c_max:
-            raise RubricError("等级分值不能超过满分")
+            raise RubricError(_("等级分值不能超过满分"))
         return
-    if _dec(c.get("max"), "满分") <= 0:
-        raise RubricError("满分必须大于 0")
-    if mode in ("deduction", "count") and _dec(c.get("per"), "每次分值") <= 0:
-        raise RubricError("每次扣分或加分必须大于 0")
+    if _dec(c.get("max"), _("满分")) <= 0:
+        raise RubricError(_("满分必须大于 0"))
+    if mode in ("deduction", "count") and _dec(c.get("per"), _("每次分值")) <= 0:
+        raise RubricError(_("每次扣分或加分必须大于 0"))
 
 
 def maximum(c: dict) -> Decimal:
     if c.get("mode") == "veto":
         return Decimal(0)
     if c.get("mode") == "levels" and "max" not in c:
-        return max(_dec(p, "等级分值") for _, p in c["levels"])
-    return _dec(c["max"], "满分")
+        return max(_dec(p, _("等级分值")) for _name, p in c["levels"])
+    return _dec(c["max"], _("满分"))
 
 
 def base_maximum(rubric: dict) -> Decimal:
@@ -146,33 +151,40 @@ def score_leaf(c: dict, value) -> Decimal:
         top = maximum(c)
         if points < 0 or points > top:
             raise RubricError(
-                f"“{name}”的得分须在 0 到 {_fmt(top)} 之间，输入的是 {_fmt(points)}。"
+                _(
+                    "“%(name)s”的得分须在 0 到 %(top)s 之间，输入的是 %(points)s。",
+                    name=name,
+                    top=_fmt(top),
+                    points=_fmt(points),
+                )
             )
-        step = _dec(c.get("step", "0.5"), "分值步长")
+        step = _dec(c.get("step", "0.5"), _("分值步长"))
         if step > 0 and points % step != 0:
-            raise RubricError(f"“{name}”的得分须是 {_fmt(step)} 的整数倍。")
+            raise RubricError(
+                _("“%(name)s”的得分须是 %(step)s 的整数倍。", name=name, step=_fmt(step))
+            )
         return points
     if mode in ("deduction", "count"):
         count = _dec(value, name)
         if count < 0 or count != count.to_integral_value():
-            raise RubricError(f"“{name}”须填写不小于 0 的整数次数/篇数。")
-        per = _dec(c["per"], "每次分值")
+            raise RubricError(_("“%(name)s”须填写不小于 0 的整数次数/篇数。", name=name))
+        per = _dec(c["per"], _("每次分值"))
         if mode == "deduction":
             return max(Decimal(0), maximum(c) - per * count)
         return min(maximum(c), per * count)
     if mode == "levels":
         for level, points in c["levels"]:
             if value == level:
-                return _dec(points, "等级分值")
-        names = "、".join(level for level, _ in c["levels"])
-        raise RubricError(f"“{name}”须选择一个等级：{names}。")
+                return _dec(points, _("等级分值"))
+        names = _("、").join(level for level, _points in c["levels"])
+        raise RubricError(_("“%(name)s”须选择一个等级：%(levels)s。", name=name, levels=names))
     if mode == "veto":
         if value in (True, "yes", "1", 1, "是"):
             return Decimal(1)
         if value in (False, "no", "0", 0, "否", None, ""):
             return Decimal(0)
-        raise RubricError(f"“{name}”须选择“是”或“否”。")
-    raise RubricError(f"未知的计分方式：{mode}")
+        raise RubricError(_("“%(name)s”须选择“是”或“否”。", name=name))
+    raise RubricError(_("未知的计分方式：%(mode)s", mode=mode))
 
 
 @dataclass
@@ -199,7 +211,7 @@ def total(rubric: dict, inputs: dict) -> Result:
             value = inputs.get(c["code"])
             mode = c.get("mode", "range")
             if value in (None, "") and mode not in ("bonus", "veto"):
-                raise RubricError(f"“{c['name']}”尚未评分。")
+                raise RubricError(_("“%(name)s”尚未评分。", name=c["name"]))
             if value in (None, "") and mode == "bonus":
                 value = 0
             points = score_leaf(c, value)
@@ -207,7 +219,7 @@ def total(rubric: dict, inputs: dict) -> Result:
                 if points:
                     vetoed.append(c["name"])
                     if c.get("effect") == "cap":
-                        caps.append(_dec(c["cap"], "封顶分"))
+                        caps.append(_dec(c["cap"], _("封顶分")))
                 per[c["code"]] = points
                 return Decimal(0)
         per[c["code"]] = points
@@ -223,7 +235,7 @@ def total(rubric: dict, inputs: dict) -> Result:
     result_total = base + bonus
     failed = any(
         c.get("effect", "fail") == "fail" and c["name"] in vetoed
-        for c, _ in walk(rubric["criteria"])
+        for c, _depth in walk(rubric["criteria"])
         if c.get("mode") == "veto"
     )
     if caps:
@@ -289,7 +301,9 @@ def from_json(text: str) -> dict:
     try:
         rubric = json.loads(text)
     except ValueError as exc:
-        raise RubricError(f"JSON 无法解析：第 {getattr(exc, 'lineno', '?')} 行附近有误。") from None
+        raise RubricError(
+            _("JSON 无法解析：第 %(line)s 行附近有误。", line=getattr(exc, "lineno", "?"))
+        ) from None
     validate(rubric)
     return rubric
 
@@ -315,10 +329,10 @@ def from_csv(text: str, version: int = 1) -> dict:
     """Parse and validate a CSV rubric, all or nothing; errors name the line."""
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     if not rows:
-        raise RubricError("CSV 中没有指标。")
+        raise RubricError(_("CSV 中没有指标。"))
     missing = {"code", "name", "mode"} - set(rows[0])
     if missing:
-        raise RubricError(f"CSV 缺少列：{'、'.join(sorted(missing))}")
+        raise RubricError(_("CSV 缺少列：%(columns)s", columns=_("、").join(sorted(missing))))
     nodes, roots = {}, []
     for line, row in enumerate(rows, start=2):
         c = {"code": (row.get("code") or "").strip(), "name": (row.get("name") or "").strip(),
@@ -334,11 +348,19 @@ def from_csv(text: str, version: int = 1) -> dict:
                 c["levels"] = [[n.strip(), _number(p, line, "levels")]
                                for n, p in (part.split("=") for part in row["levels"].split(";"))]  # fmt: skip
             except ValueError:
-                raise RubricError(f"第 {line} 行：等级应写成“好=5;较好=4”。") from None
+                raise RubricError(
+                    _("第 %(line)s 行：等级应写成“好=5;较好=4”。", line=line)
+                ) from None
         parent = (row.get("parent") or "").strip()
         if parent:
             if parent not in nodes:
-                raise RubricError(f"第 {line} 行：上级指标 {parent} 须出现在本行之前。")
+                raise RubricError(
+                    _(
+                        "第 %(line)s 行：上级指标 %(parent)s 须出现在本行之前。",
+                        line=line,
+                        parent=parent,
+                    )
+                )
             nodes[parent].setdefault("children", []).append(c)
         else:
             roots.append(c)
@@ -352,7 +374,14 @@ def _number(text: str, line: int, column: str):
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise RubricError(f"第 {line} 行 {column} 列：“{text}”不是数字。") from None
+        raise RubricError(
+            _(
+                "第 %(line)s 行 %(column)s 列：“%(text)s”不是数字。",
+                line=line,
+                column=column,
+                text=text,
+            )
+        ) from None
     return int(value) if value == value.to_integral_value() else float(value)
 
 

@@ -24,6 +24,7 @@ import peewee
 from . import db, log, projections, schema, visits
 from .errors import DomainError
 from .events import from_row
+from .i18n import N_, _
 from .trail import TZ, local, parse_local_input, parse_position, split_stream, utc_text
 
 BATCH = 2000
@@ -38,7 +39,8 @@ class Moment:
 
     @property
     def banner(self) -> str:
-        return f"以下为 {self.local_text}（位置 {self.position}）时的状态"
+        return _("以下为 %(time)s（位置 %(position)s）时的状态", time=self.local_text,
+                 position=self.position)  # fmt: skip
 
 
 def resolve(at: str | None, position: str | None) -> Moment | None:
@@ -46,19 +48,19 @@ def resolve(at: str | None, position: str | None) -> Moment | None:
     neither is given. Bad input is a DomainError with a clear message."""
     at, position = (at or "").strip(), (position or "").strip()
     if at and position:
-        raise DomainError("请只填写时间或位置中的一项。")
+        raise DomainError(_("请只填写时间或位置中的一项。"))
     if position:
         p = parse_position(position)
         event = log.get(p)
         moment = datetime.strptime(event.occurred_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         return Moment(p, local(event.occurred_at, seconds=False), moment, position)
     if at:
-        moment = parse_local_input(at, True, "时间")
+        moment = parse_local_input(at, True, N_("时间"))
         row = db.fetchone(
             "SELECT MAX(position) FROM event WHERE occurred_at <= ?", (utc_text(moment),)
         )
         if not row or not row[0]:
-            raise DomainError(f"{at} 之前日志中还没有任何事件。")
+            raise DomainError(_("%(at)s 之前日志中还没有任何事件。", at=at))
         text = moment.astimezone(ZoneInfo(TZ)).strftime("%Y-%m-%d %H:%M")
         return Moment(row[0], text, moment, at)
     return None

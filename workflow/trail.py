@@ -40,6 +40,7 @@ from .campaign_templates import CATEGORIES, NEWS_LEVELS
 from .errors import DomainError, Forbidden, NotFound
 from .events import CATALOGUE, Event, NewEvent, from_row
 from .exports import spreadsheet_safe
+from .i18n import N_, _, documents_language
 from .lifecycle import STATES
 from .orgtree import LEVELS
 
@@ -47,7 +48,8 @@ TZ = "Asia/Shanghai"
 PAGE = 50
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
-KINDS = {"campaign": "创建活动", "unit": "组织", "project": "项目", "user": "账号"}
+KINDS = {"campaign": N_("创建活动"), "unit": N_("组织"), "project": N_("项目"), "user": N_("账号")}
+SYSTEM = N_("系统")  # how the "system" actor is named
 ACCOUNT_TYPES = ("AccountCreated", "AccountRolesChanged")
 COMMENT_TYPES = ("CommentPosted", "CommentEdited", "CommentResolved", "CommentReopened")
 
@@ -88,10 +90,13 @@ LOCAL_INPUTS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-
 
 def parse_local_input(text: str, end_of_day: bool, label: str, tz: str = TZ) -> datetime:
     """'2025-06-16', '2025-06-16 18:00' or the browser's '2025-06-16T18:00', in Beijing time.
-    A date alone means the start of that day, or with `end_of_day` the end of it."""
+    A date alone means the start of that day, or with `end_of_day` the end of it. `label` names
+    the input in a message (an N_ msgid, translated here)."""
     raw = (text or "").strip()
     if len(raw) > 19:
-        raise DomainError(f"{label}格式不正确：应为 2025-06-16 或 2025-06-16 18:00。")
+        raise DomainError(
+            _("%(label)s格式不正确：应为 2025-06-16 或 2025-06-16 18:00。", label=_(label))
+        )
     try:
         day = datetime.strptime(raw, "%Y-%m-%d")
         moment = day + timedelta(days=1, microseconds=-1) if end_of_day else day
@@ -105,7 +110,11 @@ def parse_local_input(text: str, end_of_day: bool, label: str, tz: str = TZ) -> 
                 continue
         if moment is None:
             raise DomainError(
-                f"{label}格式不正确：应为 2025-06-16 或 2025-06-16 18:00，收到“{raw[:19]}”。"
+                _(
+                    "%(label)s格式不正确：应为 2025-06-16 或 2025-06-16 18:00，收到“%(raw)s”。",
+                    label=_(label),
+                    raw=raw[:19],
+                )
             ) from None
     return moment.replace(tzinfo=ZoneInfo(tz))
 
@@ -117,7 +126,7 @@ def parse_local_input(text: str, end_of_day: bool, label: str, tz: str = TZ) -> 
 class Scope:
     kind: str
     key: str
-    title: str
+    heading: Callable[[], str]  # the title, in the language of where it is shown
     unit: str | None  # the unit whose scope rules decide access (committee for a campaign)
     campaigns: list[str] = field(default_factory=list)  # for the stage filter
     streams: set[str] = field(default_factory=set)  # taken whole
@@ -125,6 +134,11 @@ class Scope:
     mention_units: set[str] = field(default_factory=set)  # ... events naming these units
     mention_projects: set[str] = field(default_factory=set)  # ... or these projects count
     actor: str | None = None  # a user trail: everything this user did
+
+    @property
+    def title(self) -> str:
+        """Translated when read: a page shows it in the UI's language, a document in Chinese."""
+        return self.heading()
 
     @property
     def ref(self) -> str:
@@ -142,9 +156,9 @@ class Scope:
 def split_stream(stream: str) -> tuple[str, str]:
     """(kind, owner): 'project:x' -> ('project', 'x'); 'access:unit:u' -> ('access:unit', 'u');
     'score:<pid>:<round>:<reviewer>' -> ('score', '<pid>')."""
-    kind, _, rest = stream.partition(":")
+    kind, _sep, rest = stream.partition(":")
     if kind == "access" and ":" in rest:
-        sub, _, rest = rest.partition(":")
+        sub, _sep, rest = rest.partition(":")
         kind = f"access:{sub}"
     return kind, rest.partition(":")[0]
 
@@ -205,10 +219,14 @@ def project_scope(pid: str) -> Scope:
         (pid,),
     )
     if row is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     slug, unit, brand, unit_name = row
     streams = all_streams()
-    title = f"项目「{brand or '（未命名品牌）'}」（{unit_name or unit}）"
+
+    def title() -> str:
+        return _("项目「%(brand)s」（%(unit)s）", brand=brand or _("（未命名品牌）"),
+                 unit=unit_name or unit)  # fmt: skip
+
     scope = Scope("project", pid, title, unit, [slug], _owned_by({pid}, streams))
     scope.mention_streams = _campaign_level([slug], streams)
     scope.mention_projects = {pid}
@@ -218,19 +236,24 @@ def project_scope(pid: str) -> Scope:
 def campaign_scope(slug: str) -> Scope:
     row = db.fetchone("SELECT title, committee FROM campaign WHERE slug = ?", (slug,))
     if row is None:
-        raise NotFound(f"创建活动 {slug} 不存在。")
+        raise NotFound(_("创建活动 %(slug)s 不存在。", slug=slug))
     pids = {r[0] for r in db.fetchall("SELECT id FROM project WHERE campaign = ?", (slug,))}
-    return Scope(
-        "campaign", slug, f"创建活动「{row[0]}」", row[1], [slug], _owned_by({slug} | pids)
-    )
+    title = row[0]
+    return Scope("campaign", slug, lambda: _("创建活动「%(title)s」", title=title), row[1],
+                 [slug], _owned_by({slug} | pids))  # fmt: skip
+
+
+# A unit's trail title when the units under it are part of it.
+UNIT_TITLES = {"general_branch": N_("%(name)s（含下属党支部）"),
+               "committee": N_("%(name)s（含全部下属组织）")}  # fmt: skip
 
 
 def unit_scope(code: str, children: bool = True) -> Scope:
     """A unit's trail; with `children` the units under it are part of it."""
     row = _unit_row(code)
     if row is None:
-        raise NotFound(f"组织 {code} 不存在。")
-    _, name, level, _parent, root = row
+        raise NotFound(_("组织 %(code)s 不存在。", code=code))
+    _code, name, level, _parent, root = row
     units = set(descendants(code)) if children else {code}
     marks = ",".join("?" * len(units))
     pids = {
@@ -245,26 +268,30 @@ def unit_scope(code: str, children: bool = True) -> Scope:
         kind, owner = split_stream(s)
         if owner in pids or owner in wanted.get(kind, ()):
             chosen.add(s)
-    scope = Scope("unit", code, name, code, slugs, chosen)
+    scope = Scope("unit", code, lambda: name, code, slugs, chosen)
     if level == "committee" and children:  # a committee's trail holds its campaigns whole
         scope.streams |= _campaign_level(slugs, streams)
     else:
         scope.mention_streams = _campaign_level(slugs, streams)
         scope.mention_units, scope.mention_projects = units, pids
-    if children and level != "branch":
-        suffix = {"general_branch": "（含下属党支部）", "committee": "（含全部下属组织）"}
-        scope.title = f"{name}{suffix.get(level, '')}"
+    if children and level in UNIT_TITLES:
+        scope.heading = lambda: _(UNIT_TITLES[level], name=name)
     return scope
 
 
 def user_scope(username: str) -> Scope:
     if not USERNAME.match(username or "") and username != "system":
-        raise NotFound("账号不存在。")
+        raise NotFound(_("账号不存在。"))
     row = db.fetchone("SELECT display_name, unit FROM user_account WHERE username = ?", (username,))
     if row is None and username != "system":
-        raise NotFound(f"账号 {username} 不存在。")
-    name, unit = row if row else ("系统", None)
-    scope = Scope("user", username, f"账号 {name}（{username}）", unit)
+        raise NotFound(_("账号 %(username)s 不存在。", username=username))
+    name, unit = row if row else (SYSTEM, None)
+
+    def title() -> str:
+        shown = _(name) if row is None else name
+        return _("账号 %(name)s（%(username)s）", name=shown, username=username)
+
+    scope = Scope("user", username, title, unit)
     scope.streams = {f"user:{username}", f"access:user:{username}"}
     scope.actor = username
     if unit:
@@ -285,7 +312,7 @@ SCOPES: dict[str, Callable[[str], Scope]] = {
 
 def scope_for(kind: str, key: str) -> Scope:
     if kind not in SCOPES:
-        raise NotFound("没有这种审计范围。")
+        raise NotFound(_("没有这种审计范围。"))
     return SCOPES[kind](key)
 
 
@@ -303,7 +330,7 @@ def viewer_scope(actor: authz.Actor, kind: str, key: str) -> tuple[Scope, bool]:
     if reads_all(actor):
         if actor.unit is None or scope.unit is None or authz.in_scope(actor, scope.unit):
             return scope, True
-        raise Forbidden("您只能查看本党委范围内的审计轨迹。")
+        raise Forbidden(_("您只能查看本党委范围内的审计轨迹。"))
     if (
         authz.can(actor, "trail.view")
         and kind in ("unit", "project")
@@ -312,7 +339,7 @@ def viewer_scope(actor: authz.Actor, kind: str, key: str) -> tuple[Scope, bool]:
         if kind == "unit" and not actor.has("approver"):
             scope = unit_scope(key, children=False)  # an applicant: their own unit only
         return scope, False
-    raise Forbidden("您只能查看本单位的操作记录。")
+    raise Forbidden(_("您只能查看本单位的操作记录。"))
 
 
 def committee_scope(actor: authz.Actor) -> Scope | None:
@@ -351,9 +378,9 @@ def stage_options(slugs: list[str]) -> list[dict]:
         tz = config.get("timezone", TZ)
         stages = config["stages"]
         for i, s in enumerate(stages):
-            since = parse_local_input(s["opens"], False, "阶段开始时间", tz)
+            since = parse_local_input(s["opens"], False, N_("阶段开始时间"), tz)
             nxt = stages[i + 1]["opens"] if i + 1 < len(stages) else None
-            until = parse_local_input(nxt, False, "阶段时间", tz) if nxt else None
+            until = parse_local_input(nxt, False, N_("阶段时间"), tz) if nxt else None
             out.append(
                 {
                     "value": f"{slug}:{s['code']}",
@@ -373,18 +400,18 @@ def parse_filters(args, scope: Scope) -> Filters:
     type_ = (args.get("type") or "").strip()
     if type_:
         if type_ not in CATALOGUE:
-            raise DomainError("事件类型不存在：请从列表中选择。")
+            raise DomainError(_("事件类型不存在：请从列表中选择。"))
         f.type = clean["type"] = type_
     actor = (args.get("actor") or "").strip()
     if actor:
         if not USERNAME.match(actor):
-            raise DomainError("操作人账号格式不正确：只能包含小写字母、数字、点、横线和下划线。")
+            raise DomainError(_("操作人账号格式不正确：只能包含小写字母、数字、点、横线和下划线。"))
         f.actor = clean["actor"] = actor
     start, end = (args.get("from") or "").strip(), (args.get("to") or "").strip()
-    since = parse_local_input(start, False, "开始日期") if start else None
-    until = parse_local_input(end, True, "结束日期") if end else None
+    since = parse_local_input(start, False, N_("开始日期")) if start else None
+    until = parse_local_input(end, True, N_("结束日期")) if end else None
     if since and until and since > until:
-        raise DomainError("开始日期晚于结束日期：请交换两个日期，或重新选择。")
+        raise DomainError(_("开始日期晚于结束日期：请交换两个日期，或重新选择。"))
     if since:
         f.since, clean["from"] = utc_text(since), start
     if until:
@@ -393,7 +420,7 @@ def parse_filters(args, scope: Scope) -> Filters:
     if stage:
         option = next((o for o in stage_options(scope.campaigns) if o["value"] == stage), None)
         if option is None:
-            raise DomainError("阶段不存在：请从列表中选择本范围内活动的阶段。")
+            raise DomainError(_("阶段不存在：请从列表中选择本范围内活动的阶段。"))
         f.stage, f.stage_campaign, clean["stage"] = stage, option["slug"], stage
         f.since = max(filter(None, [f.since, option["since"]]))
         if option["until"]:
@@ -409,13 +436,18 @@ def parse_position(value, name: str = "position", allow_zero: bool = False) -> i
         return 0
     text = str(value).strip()
     if not text.isdigit() or len(text) > 18:
-        raise DomainError(f"位置须为正整数（参数 {name}），收到“{text[:20]}”。")
+        raise DomainError(
+            _("位置须为正整数（参数 %(name)s），收到“%(text)s”。", name=name, text=text[:20])
+        )
     position = int(text)
     head = log.head()[0]
     if position > head:
-        raise DomainError(f"位置 {position} 超出了日志头：当前最新位置为 {head}。")
+        raise DomainError(
+            _("位置 %(position)s 超出了日志头：当前最新位置为 %(head)s。", position=position,
+              head=head)
+        )  # fmt: skip
     if position == 0 and not allow_zero:
-        raise DomainError("位置须从 1 开始。")
+        raise DomainError(_("位置须从 1 开始。"))
     return position
 
 
@@ -537,7 +569,7 @@ class Names:
     def users(self) -> dict[str, str]:
         if self._users is None:
             self._users = dict(db.fetchall("SELECT username, display_name FROM user_account"))
-            self._users.setdefault("system", "系统")
+            self._users.setdefault("system", SYSTEM)
         return self._users
 
     @property
@@ -565,11 +597,12 @@ class Names:
     def user(self, username: str | None) -> str:
         if not username:
             return ""
-        return self.users.get(username, username)
+        name = self.users.get(username, username)
+        return _(SYSTEM) if username == "system" and name == SYSTEM else name
 
     def unit(self, code: str | None) -> str:
         if not code:
-            return "（无）"
+            return _("（无）")
         return self.units.get(code, code)
 
     def brand(self, pid: str) -> str:
@@ -632,7 +665,7 @@ class Names:
         if not config:
             return None
         when = local(event.occurred_at, config.get("timezone", TZ), seconds=False)
-        name = "活动准备"
+        name = _("活动准备")
         for s in config["stages"]:
             if s["opens"] <= when:
                 name = s["name"]
@@ -686,19 +719,21 @@ def campaign_config_at(slug: str, upto: int | None = None) -> dict | None:
 
 
 # --- Plain Chinese ---------------------------------------------------------------------------
+# Told in the UI's language: every sentence is a msgid (Chinese) translated when it is made, so
+# the audit PDF and the CSV (made inside i18n.documents_language()) stay Chinese.
 
 ROLE_NAMES = authz.ROLES
 SETTING_LABELS = {
-    "title": "活动名称",
-    "late_policy": "逾期处理方式",
-    "quotas": "认定名额",
-    "publicity_days": "公示天数",
-    "deferral_max_days": "最长延期天数",
-    "reminder_days": "提前提醒天数",
+    "title": N_("活动名称"),
+    "late_policy": N_("逾期处理方式"),
+    "quotas": N_("认定名额"),
+    "publicity_days": N_("公示天数"),
+    "deferral_max_days": N_("最长延期天数"),
+    "reminder_days": N_("提前提醒天数"),
 }
-LATE_POLICIES = {"refuse": "逾期不予受理", "flag": "允许逾期提交并标注"}
-OPINION_LEVELS = {"branch": "党支部意见", "general_branch": "党总支意见"}
-DECISIONS = {"agree": "同意上报", "return": "退回修改"}
+LATE_POLICIES = {"refuse": N_("逾期不予受理"), "flag": N_("允许逾期提交并标注")}
+OPINION_LEVELS = {"branch": N_("党支部意见"), "general_branch": N_("党总支意见")}
+DECISIONS = {"agree": N_("同意上报"), "return": N_("退回修改")}
 EXCERPT = 200
 
 
@@ -707,39 +742,50 @@ def excerpt(text, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _label(labels: dict, code) -> str:
+    """A code's label from an N_ dict, translated; an unknown code as it is."""
+    return _(labels[code]) if code in labels else str(code)
+
+
+def _category(code) -> str:
+    name = CATEGORIES.get(code, {}).get("name", code)
+    return _(name) if name and code in CATEGORIES else name
+
+
 def setting_value(key: str, value) -> str:
     if key == "late_policy":
-        return LATE_POLICIES.get(value, str(value))
+        return _label(LATE_POLICIES, value)
     if key == "quotas" and isinstance(value, dict):
         parts = [
-            f"{CATEGORIES.get(k, {}).get('name', k)} {'不限' if v is None else f'{v} 个'}"
+            _("%(category)s %(quota)s", category=_category(k),
+              quota=_("不限") if v is None else _("%(n)s 个", n=v))
             for k, v in value.items()
-        ]
-        return "、".join(parts) or "（无）"
+        ]  # fmt: skip
+        return _("、").join(parts) or _("（无）")
     if key == "reminder_days" and isinstance(value, list):
-        return "、".join(f"提前 {d} 天" for d in value) or "（不提醒）"
+        return _("、").join(_("提前 %(n)s 天", n=d) for d in value) or _("（不提醒）")
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if value is None:
-        return "（空）"
+        return _("（空）")
     return str(value)
 
 
 def _reason(text) -> str:
-    return f"：{excerpt(text)}" if str(text or "").strip() else ""
+    return _("：%(text)s", text=excerpt(text)) if str(text or "").strip() else ""
 
 
 def describe(event: Event, names: Names | None = None) -> str:
-    """What happened, as one plain Chinese sentence: '张三 将「品牌」退回修改：原因…'."""
+    """What happened, as one plain sentence: '张三 将「品牌」退回修改：原因…'."""
     names = names or Names()
     fn = DESCRIBE.get(event.type)
     who = names.user(event.actor)
     if fn is None:
-        return f"{who} {event.label}"
+        return f"{who} {_(event.label)}"
     try:
         return fn(event, event.payload, who, names)
     except (KeyError, TypeError, AttributeError, ValueError):
-        return f"{who} {event.label}"
+        return f"{who} {_(event.label)}"
 
 
 def _project_name(e: Event, names: Names) -> str:
@@ -750,270 +796,508 @@ def _project_name(e: Event, names: Names) -> str:
 def _submitted(e, p, who, n):
     brand = p["fields"].get("brand_name") or n.brand(split_stream(e.stream)[1])
     revision = p["revision"]
-    what = "提交了" if revision == 1 else "修改后重新提交了"
-    late = "，逾期提交" if p.get("late") else ""
-    return f"{who} {what}{n.unit(p['unit'])}的申报「{brand}」（第 {revision} 版{late}）"
+    late = _("，逾期提交") if p.get("late") else ""
+    values = {"who": who, "unit": n.unit(p["unit"]), "brand": brand, "revision": revision,
+              "late": late}  # fmt: skip
+    if revision == 1:
+        return _(
+            "%(who)s 提交了%(unit)s的申报「%(brand)s」（第 %(revision)s 版%(late)s）", **values
+        )
+    return _(
+        "%(who)s 修改后重新提交了%(unit)s的申报「%(brand)s」（第 %(revision)s 版%(late)s）",
+        **values,
+    )
 
 
 def _opinion(e, p, who, n):
-    level = OPINION_LEVELS.get(p["level"], p["level"])
-    decision = DECISIONS.get(p["decision"], p["decision"])
-    head = f"{who} 填写{n.unit(p['unit'])}的{level}（第 {p['revision']} 版）：{decision}"
-    return f"{head}，签字人 {p['signer']}（{p['date']}）{_reason(p['text'])}"
+    text = _(
+        "%(who)s 填写%(unit)s的%(level)s（第 %(revision)s 版）：%(decision)s，"
+        "签字人 %(signer)s（%(date)s）",
+        who=who, unit=n.unit(p["unit"]), level=_label(OPINION_LEVELS, p["level"]),
+        revision=p["revision"], decision=_label(DECISIONS, p["decision"]), signer=p["signer"],
+        date=p["date"],
+    )  # fmt: skip
+    return text + _reason(p["text"])
 
 
 def _comment_posted(e, p, who, n):
     n.comment(e)  # reads the thread, so a reply can name whom it answers
-    where = (
-        "内部评论（仅组织部和评审专家可见）"
-        if p["visibility"] == "internal"
-        else "评论（申报单位可见）"
-    )
+    internal = p["visibility"] == "internal"
+    body = excerpt(p["body"])
     if p.get("parent_id"):
         parent = n.comment(p["parent_id"])
-        to = n.user(parent["author"]) if parent else "他人"
-        return f"{who} 回复了 {to} 的{where}：{excerpt(p['body'])}"
-    return f"{who} 在「{_project_name(e, n)}」发表{where}：{excerpt(p['body'])}"
+        to = n.user(parent["author"]) if parent else _("他人")
+        if internal:
+            return _("%(who)s 回复了 %(to)s 的内部评论（仅组织部和评审专家可见）：%(body)s",
+                     who=who, to=to, body=body)  # fmt: skip
+        return _(
+            "%(who)s 回复了 %(to)s 的评论（申报单位可见）：%(body)s", who=who, to=to, body=body
+        )
+    project = _project_name(e, n)
+    if internal:
+        return _("%(who)s 在「%(project)s」发表内部评论（仅组织部和评审专家可见）：%(body)s",
+                 who=who, project=project, body=body)  # fmt: skip
+    return _("%(who)s 在「%(project)s」发表评论（申报单位可见）：%(body)s", who=who,
+             project=project, body=body)  # fmt: skip
 
 
 def _comment_edited(e, p, who, n):
-    return f"{who} 修改了评论：{excerpt(p['body'])}"
+    return _("%(who)s 修改了评论：%(body)s", who=who, body=excerpt(p["body"]))
 
 
 def _account_roles(roles) -> str:
-    return "、".join(ROLE_NAMES.get(r, r) for r in roles) or "（无）"
+    return _("、").join(_label(ROLE_NAMES, r) for r in roles) or _("（无）")
+
+
+def _account_unit(p, n) -> str:
+    return n.unit(p["unit"]) if p.get("unit") else _("全校")
+
+
+def _late_entry(p) -> str:
+    return _("（逾期登记）") if p.get("late") else ""
 
 
 def _news(e, p, who, n):
-    level = NEWS_LEVELS.get(p["level"], p["level"])
-    late = "（逾期登记）" if p.get("late") else ""
-    return (
-        f"{who} 为「{_project_name(e, n)}」登记宣传报道「{excerpt(p['title'], 60)}」"
-        f"（{p['platform']}，{level}级，{p['published_on']}）{late}"
-    )
+    return _(
+        "%(who)s 为「%(project)s」登记宣传报道「%(title)s」（%(platform)s，%(level)s级，%(date)s）",
+        who=who, project=_project_name(e, n), title=excerpt(p["title"], 60),
+        platform=p["platform"], level=_label(NEWS_LEVELS, p["level"]), date=p["published_on"],
+    ) + _late_entry(p)  # fmt: skip
+
+
+def _org_created(e, p, who, n):
+    level = _label(LEVELS, p["level"])
+    if p.get("parent"):
+        return _("%(who)s 创建组织「%(name)s」（%(level)s，隶属「%(parent)s」）", who=who,
+                 name=p["name"], level=level, parent=n.unit(p["parent"]))  # fmt: skip
+    return _("%(who)s 创建组织「%(name)s」（%(level)s）", who=who, name=p["name"], level=level)
+
+
+def _password(e, p, who, n):
+    if p["username"] == e.actor:
+        return _("%(who)s 修改了自己的密码", who=who)
+    return _("%(who)s 重置了 %(name)s（%(username)s）的密码", who=who,
+             name=n.user(p["username"]), username=p["username"])  # fmt: skip
+
+
+def _campaign_stage(e, n, code) -> str:
+    return n.stage_name(split_stream(e.stream)[1], code)
+
+
+def _report(e, p, who, n):
+    kind = REPORT_KINDS.get(p["kind"], N_("报告"))
+    text = _(
+        "%(who)s 提交「%(project)s」的%(kind)s（第 %(revision)s 版，%(chars)s 字，"
+        "照片 %(photos)s 张，附件 %(attachments)s 个）",
+        who=who, project=_project_name(e, n), kind=_(kind), revision=p["revision"],
+        chars=p["chars"], photos=len(p["photos"]), attachments=len(p["attachments"]),
+    )  # fmt: skip
+    return text + (_("，逾期提交") if p["late"] else "")
+
+
+def _score(e, p, who, n):
+    veto = _("，触发一票否决") if p.get("failed") or p.get("vetoed") else ""
+    return _(
+        "%(reviewer)s 提交「%(brand)s」的%(round)s评分：总分 %(total)s（基本分 %(base)s，"
+        "加分 %(bonus)s）%(veto)s，依据第 %(revision)s 版申报、第 %(rubric)s 版评分细则",
+        reviewer=n.user(p["reviewer"]), brand=n.brand(p["project"]), round=_round(p["round"]),
+        total=p["total"], base=p["base"], bonus=p["bonus"], veto=veto, revision=p["revision"],
+        rubric=p["rubric_version"],
+    )  # fmt: skip
+
+
+def _scored(e, p, who, n):
+    values = {"project": _project_name(e, n), "round": _round(p["round"]), "grade": p["grade"],
+              "n": p["reviewers"]}  # fmt: skip
+    if p.get("score") is None:
+        return _(
+            "「%(project)s」%(round)s评分结果确定：无得分，%(grade)s（%(n)s 位评审专家）", **values
+        )
+    return _("「%(project)s」%(round)s评分结果确定：%(score)s 分，%(grade)s（%(n)s 位评审专家）",
+             score=p["score"], **values)  # fmt: skip
+
+
+def _proposed(e, p, who, n):
+    values = {"who": who, "brand": n.brand(p["project"]),
+              "outcome": _label(OUTCOMES, p["outcome"])}  # fmt: skip
+    if not p.get("score"):
+        text = _("%(who)s 建议「%(brand)s」认定为「%(outcome)s」", **values)
+    elif p.get("rank"):
+        text = _("%(who)s 建议「%(brand)s」认定为「%(outcome)s」（得分 %(score)s，排名第 %(rank)s）",
+                 score=p["score"], rank=p["rank"], **values)  # fmt: skip
+    else:
+        text = _("%(who)s 建议「%(brand)s」认定为「%(outcome)s」（得分 %(score)s）", score=p["score"],
+                 **values)  # fmt: skip
+    return text + _reason(p["note"])
+
+
+def _objection(e, p, who, n):
+    by, text = p["on_behalf_of"] or _("本人"), excerpt(p["text"])
+    if p.get("project"):
+        return _("%(who)s 登记「%(brand)s」的异议（反映人：%(by)s）：%(text)s", who=who,
+                 brand=n.brand(p["project"]), by=by, text=text)  # fmt: skip
+    return _("%(who)s 登记对公示的异议（反映人：%(by)s）：%(text)s", who=who, by=by, text=text)
 
 
 DESCRIBE: dict[str, Callable[[Event, dict, str, Names], str]] = {
-    "OrgUnitCreated": lambda e, p, who, n: (
-        f"{who} 创建组织「{p['name']}」（{LEVELS.get(p['level'], p['level'])}"
-        + (f"，隶属「{n.unit(p['parent'])}」" if p.get("parent") else "")
-        + "）"
-    ),
+    "OrgUnitCreated": _org_created,
     "OrgUnitRenamed": lambda e, p, who, n: (
-        f"{who} 将组织 {p['code']} 更名为「{p['name']}」{_reason(p['reason'])}"
+        _("%(who)s 将组织 %(code)s 更名为「%(name)s」", who=who, code=p["code"], name=p["name"])
+        + _reason(p["reason"])
     ),
     "OrgUnitMoved": lambda e, p, who, n: (
-        f"{who} 将「{n.unit(p['code'])}」调整到「{n.unit(p['parent'])}」之下{_reason(p['reason'])}"
-    ),
-    "AccountCreated": lambda e, p, who, n: (
-        f"{who} 创建账号 {p['username']}（{p['display_name']}，角色：{_account_roles(p['roles'])}，"
-        f"所属：{n.unit(p['unit']) if p.get('unit') else '全校'}）"
-    ),
+        _(
+            "%(who)s 将「%(unit)s」调整到「%(parent)s」之下",
+            who=who,
+            unit=n.unit(p["code"]),
+            parent=n.unit(p["parent"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "AccountCreated": lambda e, p, who, n: _(
+        "%(who)s 创建账号 %(username)s（%(name)s，角色：%(roles)s，所属：%(unit)s）",
+        who=who,
+        username=p["username"],
+        name=p["display_name"],
+        roles=_account_roles(p["roles"]),
+        unit=_account_unit(p, n),
+    ),  # fmt: skip
     "AccountRolesChanged": lambda e, p, who, n: (
-        f"{who} 将账号 {n.user(p['username'])}（{p['username']}）的角色调整为"
-        f"{_account_roles(p['roles'])}，所属：{n.unit(p['unit']) if p.get('unit') else '全校'}"
-        f"{_reason(p['reason'])}"
-    ),
+        _(
+            "%(who)s 将账号 %(name)s（%(username)s）的角色调整为%(roles)s，所属：%(unit)s",
+            who=who,
+            name=n.user(p["username"]),
+            username=p["username"],
+            roles=_account_roles(p["roles"]),
+            unit=_account_unit(p, n),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
     "AccountDeactivated": lambda e, p, who, n: (
-        f"{who} 停用账号 {n.user(p['username'])}（{p['username']}）{_reason(p['reason'])}"
-    ),
+        _(
+            "%(who)s 停用账号 %(name)s（%(username)s）",
+            who=who,
+            name=n.user(p["username"]),
+            username=p["username"],
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
     "AccountReactivated": lambda e, p, who, n: (
-        f"{who} 重新启用账号 {n.user(p['username'])}（{p['username']}）{_reason(p['reason'])}"
+        _(
+            "%(who)s 重新启用账号 %(name)s（%(username)s）",
+            who=who,
+            name=n.user(p["username"]),
+            username=p["username"],
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "PasswordChanged": _password,
+    "CheckpointWritten": lambda e, p, who, n: _(
+        "%(who)s 签署检查点：位置 %(position)s，哈希 %(hash)s…（文件 %(file)s）",
+        who=who,
+        position=p["position"],
+        hash=p["hash"][:16],
+        file=p["file"],
     ),
-    "PasswordChanged": lambda e, p, who, n: (
-        f"{who} 修改了自己的密码"
-        if p["username"] == e.actor
-        else f"{who} 重置了 {n.user(p['username'])}（{p['username']}）的密码"
-    ),
-    "CheckpointWritten": lambda e, p, who, n: (
-        f"{who} 签署检查点：位置 {p['position']}，哈希 {p['hash'][:16]}…（文件 {p['file']}）"
-    ),
-    "CampaignCreated": lambda e, p, who, n: (
-        f"{who} 创建品牌创建活动「{p['config'].get('title', p['slug'])}」（依据模板 {p['template']}）"
+    "CampaignCreated": lambda e, p, who, n: _(
+        "%(who)s 创建品牌创建活动「%(title)s」（依据模板 %(template)s）",
+        who=who,
+        title=p["config"].get("title", p["slug"]),
+        template=p["template"],
     ),
     "CampaignStageRescheduled": lambda e, p, who, n: (
-        f"{who} 将「{n.stage_name(split_stream(e.stream)[1], p['stage'])}」阶段调整为 "
-        f"{p['opens']} 至 {p['due']}{_reason(p['reason'])}"
-    ),
+        _(
+            "%(who)s 将「%(stage)s」阶段调整为 %(opens)s 至 %(due)s",
+            who=who,
+            stage=_campaign_stage(e, n, p["stage"]),
+            opens=p["opens"],
+            due=p["due"],
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
     "CampaignFormChanged": lambda e, p, who, n: (
-        f"{who} 修改了申报表字段（现共 {len(p['form'])} 项）{_reason(p['reason'])}"
+        _("%(who)s 修改了申报表字段（现共 %(n)s 项）", who=who, n=len(p["form"]))
+        + _reason(p["reason"])
     ),
     "CampaignSettingChanged": lambda e, p, who, n: (
-        f"{who} 将活动设置「{SETTING_LABELS.get(p['key'], p['key'])}」改为"
-        f"「{setting_value(p['key'], p['value'])}」{_reason(p['reason'])}"
-    ),
+        _(
+            "%(who)s 将活动设置「%(setting)s」改为「%(value)s」",
+            who=who,
+            setting=_label(SETTING_LABELS, p["key"]),
+            value=setting_value(p["key"], p["value"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
     "DeadlineExtended": lambda e, p, who, n: (
-        f"{who} 将「{n.unit(p['unit'])}」的「{n.stage_name(split_stream(e.stream)[1], p['stage'])}」"
-        f"截止时间延长至 {p['due']}{_reason(p['reason'])}"
-    ),
+        _(
+            "%(who)s 将「%(unit)s」的「%(stage)s」截止时间延长至 %(due)s",
+            who=who,
+            unit=n.unit(p["unit"]),
+            stage=_campaign_stage(e, n, p["stage"]),
+            due=p["due"],
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
     "ApplicationSubmitted": _submitted,
-    "ReportSubmitted": lambda e, p, who, n: (
-        f"{who} 提交「{_project_name(e, n)}」的{REPORT_KINDS.get(p['kind'], '报告')}"
-        f"（第 {p['revision']} 版，{p['chars']} 字，照片 {len(p['photos'])} 张，"
-        f"附件 {len(p['attachments'])} 个）" + ("，逾期提交" if p["late"] else "")
-    ),
+    "ReportSubmitted": _report,
     "UnitOpinionRecorded": _opinion,
     "BookletForewordSet": lambda e, p, who, n: (
-        f"{who} 修改了成果汇编的前言（{len(p['text'])} 字）"
+        _("%(who)s 修改了成果汇编的前言（%(n)s 字）", who=who, n=len(p["text"]))
         if p["text"]
-        else f"{who} 清空了成果汇编的前言"
+        else _("%(who)s 清空了成果汇编的前言", who=who)
     ),
-    "ShowcasePublished": lambda e, p, who, n: (
-        f"{who} 发布了成果展示，展示范围：{_audience(p['audience'])}"
+    "ShowcasePublished": lambda e, p, who, n: _(
+        "%(who)s 发布了成果展示，展示范围：%(audience)s", who=who, audience=_audience(p["audience"])
     ),
-    "ShowcaseWithdrawn": lambda e, p, who, n: f"{who} 撤回了成果展示",
+    "ShowcaseWithdrawn": lambda e, p, who, n: _("%(who)s 撤回了成果展示", who=who),
     "ShowcaseBrandSet": lambda e, p, who, n: (
-        f"{who} 设置了「{n.brand(p['project'])}」在成果展示中的"
-        + ("封面照片与简介" if p["cover"] else "简介（未选封面照片）")
-    ),
-    "PaperCopyUploaded": lambda e, p, who, n: (
-        f"{who} 为「{_project_name(e, n)}」上传{OPINION_LEVELS.get(p['level'], p['level'])}的"
-        f"签章纸质版扫描件「{p['file']['name']}」（第 {p['revision']} 版）"
-    ),
+        _(
+            "%(who)s 设置了「%(brand)s」在成果展示中的封面照片与简介",
+            who=who,
+            brand=n.brand(p["project"]),
+        )
+        if p["cover"]
+        else _(
+            "%(who)s 设置了「%(brand)s」在成果展示中的简介（未选封面照片）",
+            who=who,
+            brand=n.brand(p["project"]),
+        )
+    ),  # fmt: skip
+    "PaperCopyUploaded": lambda e, p, who, n: _(
+        "%(who)s 为「%(project)s」上传%(level)s的签章纸质版扫描件「%(file)s」（第 %(revision)s 版）",
+        who=who,
+        project=_project_name(e, n),
+        level=_label(OPINION_LEVELS, p["level"]),
+        file=p["file"]["name"],
+        revision=p["revision"],
+    ),  # fmt: skip
     "ReviewReturned": lambda e, p, who, n: (
-        f"{who} 将「{_project_name(e, n)}」退回修改{_reason(p['reason'])}"
+        _("%(who)s 将「%(project)s」退回修改", who=who, project=_project_name(e, n))
+        + _reason(p["reason"])
     ),
     "ProjectApproved": lambda e, p, who, n: (
-        f"{who} 同意「{_project_name(e, n)}」立项（第 {p['revision']} 版）{_reason(p['note'])}"
-    ),
+        _(
+            "%(who)s 同意「%(project)s」立项（第 %(revision)s 版）",
+            who=who,
+            project=_project_name(e, n),
+            revision=p["revision"],
+        )
+        + _reason(p["note"])
+    ),  # fmt: skip
     "ProjectRejected": lambda e, p, who, n: (
-        f"{who} 决定「{_project_name(e, n)}」不予立项{_reason(p['reason'])}"
+        _("%(who)s 决定「%(project)s」不予立项", who=who, project=_project_name(e, n))
+        + _reason(p["reason"])
     ),
     "CommentPosted": _comment_posted,
     "CommentEdited": _comment_edited,
-    "CommentResolved": lambda e, p, who, n: f"{who} 将一条评论标记为已解决",
-    "CommentReopened": lambda e, p, who, n: f"{who} 重新打开了一条评论",
+    "CommentResolved": lambda e, p, who, n: _("%(who)s 将一条评论标记为已解决", who=who),
+    "CommentReopened": lambda e, p, who, n: _("%(who)s 重新打开了一条评论", who=who),
     "ReminderSent": lambda e, p, who, n: (
-        f"{who} 提醒「{n.unit(p['unit'])}」：{n.stage_name(split_stream(e.stream)[1], p['stage'])}"
-        f"截止 {p['due']}{_reason(p['note'])}"
-    ),
-    "CultivationStarted": lambda e, p, who, n: (
-        f"「{_project_name(e, n)}」进入培育创建阶段（{who} 提交了第一份培育材料）"
+        _(
+            "%(who)s 提醒「%(unit)s」：%(stage)s截止 %(due)s",
+            who=who,
+            unit=n.unit(p["unit"]),
+            stage=_campaign_stage(e, n, p["stage"]),
+            due=p["due"],
+        )
+        + _reason(p["note"])
+    ),  # fmt: skip
+    "CultivationStarted": lambda e, p, who, n: _(
+        "「%(project)s」进入培育创建阶段（%(who)s 提交了第一份培育材料）",
+        project=_project_name(e, n),
+        who=who,
     ),
     "NewsArticleAdded": _news,
     "ActivityRecorded": lambda e, p, who, n: (
-        f"{who} 为「{_project_name(e, n)}」登记活动「{excerpt(p['title'], 60)}」"
-        f"（{p['held_on']}，{p['place']}，{p['participants']} 人参加）"
-        + ("（逾期登记）" if p.get("late") else "")
-    ),
-    "PhotoAdded": lambda e, p, who, n: (
-        f"{who} 为「{_project_name(e, n)}」上传照片「{p['file']['name']}」：{excerpt(p['caption'], 80)}"
-    ),
-    "PhotoCaptionChanged": lambda e, p, who, n: (
-        f"{who} 修改了照片注释：{excerpt(p['caption'], 80)}"
+        _(
+            "%(who)s 为「%(project)s」登记活动「%(title)s」（%(date)s，%(place)s，%(n)s 人参加）",
+            who=who,
+            project=_project_name(e, n),
+            title=excerpt(p["title"], 60),
+            date=p["held_on"],
+            place=p["place"],
+            n=p["participants"],
+        )
+        + _late_entry(p)
+    ),  # fmt: skip
+    "PhotoAdded": lambda e, p, who, n: _(
+        "%(who)s 为「%(project)s」上传照片「%(file)s」：%(caption)s",
+        who=who,
+        project=_project_name(e, n),
+        file=p["file"]["name"],
+        caption=excerpt(p["caption"], 80),
+    ),  # fmt: skip
+    "PhotoCaptionChanged": lambda e, p, who, n: _(
+        "%(who)s 修改了照片注释：%(caption)s", who=who, caption=excerpt(p["caption"], 80)
     ),
     "EvidenceWithdrawn": lambda e, p, who, n: (
-        f"{who} 撤回了「{_project_name(e, n)}」的一份培育材料{_reason(p['reason'])}"
+        _("%(who)s 撤回了「%(project)s」的一份培育材料", who=who, project=_project_name(e, n))
+        + _reason(p["reason"])
     ),
     "BudgetSet": lambda e, p, who, n: (
-        f"{who} 核定「{_project_name(e, n)}」的经费预算为 {p['amount']} 元{_reason(p['note'])}"
-    ),
-    "ExpenseRecorded": lambda e, p, who, n: (
-        f"{who} 填报经费支出：{p['spent_on']} {excerpt(p['item'], 60)} {p['amount']} 元"
-        + ("（附票据）" if p.get("receipt") else "")
-    ),
-    "DeferralRequested": lambda e, p, who, n: (
-        f"{who} 为「{_project_name(e, n)}」申请将「{n.stage_name(n.campaign_of(e), p['stage'])}」"
-        f"延期至 {p['due']}{_reason(p['reason'])}"
-    ),
-    "DeferralGranted": lambda e, p, who, n: (
-        f"{who} 批准「{_project_name(e, n)}」延期至 {p['due']}{_reason(p['note'])}"
-    ),
-    "DeferralRefused": lambda e, p, who, n: (
-        f"{who} 不同意「{_project_name(e, n)}」的延期申请{_reason(p['reason'])}"
-    ),
-    "RubricChanged": lambda e, p, who, n: (
-        f"{who} 修改评分细则（第 {p['version']} 版，{SOURCES.get(p['source'], p['source'])}）"
-        f"{_reason(p['reason'])}"
-    ),
-    "ScoringRoundOpened": lambda e, p, who, n: (
-        f"{who} 开启{_round(p['round'])}评分"
-        + ("（逾期开启）" if p.get("late") else "")
-        + _reason(p["note"])
-    ),
-    "ScoringRoundClosed": lambda e, p, who, n: (
-        f"{who} 结束{_round(p['round'])}评分：已评分 {len(p['scored'])} 个项目，"
-        f"未评分 {len(p['unscored'])} 个"
-    ),
-    "ReviewerAssigned": lambda e, p, who, n: (
-        f"{who} 指派评审专家 {n.user(p['reviewer'])} 评审「{n.brand(p['project'])}」"
-        f"（{_round(p['round'])}，{SOURCES.get(p['source'], p['source'])}）"
-    ),
-    "ReviewerUnassigned": lambda e, p, who, n: (
-        f"{who} 取消 {n.user(p['reviewer'])} 对「{n.brand(p['project'])}」的"
-        f"{_round(p['round'])}评审{_reason(p['reason'])}"
-    ),
-    "ConflictDeclared": lambda e, p, who, n: (
-        f"{who} 登记 {n.user(p['reviewer'])} 与「{n.brand(p['project'])}」存在利益冲突（回避）"
-        f"{_reason(p['reason'])}"
-    ),
-    "ScoreSubmitted": lambda e, p, who, n: (
-        f"{n.user(p['reviewer'])} 提交「{n.brand(p['project'])}」的{_round(p['round'])}评分："
-        f"总分 {p['total']}（基本分 {p['base']}，加分 {p['bonus']}）"
-        + ("，触发一票否决" if p.get("failed") or p.get("vetoed") else "")
-        + f"，依据第 {p['revision']} 版申报、第 {p['rubric_version']} 版评分细则"
-    ),
-    "ProjectScored": lambda e, p, who, n: (
-        f"「{_project_name(e, n)}」{_round(p['round'])}评分结果确定："
-        f"{p['score'] if p.get('score') is not None else '无得分'}"
-        f"{' 分' if p.get('score') is not None else ''}，{p['grade']}（{p['reviewers']} 位评审专家）"
-    ),
-    "OutcomeProposed": lambda e, p, who, n: (
-        f"{who} 建议「{n.brand(p['project'])}」认定为「{OUTCOMES.get(p['outcome'], p['outcome'])}」"
-        + (
-            f"（得分 {p['score']}" + (f"，排名第 {p['rank']}" if p.get("rank") else "") + "）"
-            if p.get("score")
-            else ""
+        _(
+            "%(who)s 核定「%(project)s」的经费预算为 %(amount)s 元",
+            who=who,
+            project=_project_name(e, n),
+            amount=p["amount"],
         )
         + _reason(p["note"])
+    ),  # fmt: skip
+    "ExpenseRecorded": lambda e, p, who, n: (
+        _(
+            "%(who)s 填报经费支出：%(date)s %(item)s %(amount)s 元",
+            who=who,
+            date=p["spent_on"],
+            item=excerpt(p["item"], 60),
+            amount=p["amount"],
+        )
+        + (_("（附票据）") if p.get("receipt") else "")
+    ),  # fmt: skip
+    "DeferralRequested": lambda e, p, who, n: (
+        _(
+            "%(who)s 为「%(project)s」申请将「%(stage)s」延期至 %(due)s",
+            who=who,
+            project=_project_name(e, n),
+            stage=n.stage_name(n.campaign_of(e), p["stage"]),
+            due=p["due"],
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "DeferralGranted": lambda e, p, who, n: (
+        _(
+            "%(who)s 批准「%(project)s」延期至 %(due)s",
+            who=who,
+            project=_project_name(e, n),
+            due=p["due"],
+        )
+        + _reason(p["note"])
+    ),  # fmt: skip
+    "DeferralRefused": lambda e, p, who, n: (
+        _("%(who)s 不同意「%(project)s」的延期申请", who=who, project=_project_name(e, n))
+        + _reason(p["reason"])
     ),
+    "RubricChanged": lambda e, p, who, n: (
+        _(
+            "%(who)s 修改评分细则（第 %(version)s 版，%(source)s）",
+            who=who,
+            version=p["version"],
+            source=_label(SOURCES, p["source"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "ScoringRoundOpened": lambda e, p, who, n: (
+        _("%(who)s 开启%(round)s评分", who=who, round=_round(p["round"]))
+        + (_("（逾期开启）") if p.get("late") else "")
+        + _reason(p["note"])
+    ),
+    "ScoringRoundClosed": lambda e, p, who, n: _(
+        "%(who)s 结束%(round)s评分：已评分 %(scored)s 个项目，未评分 %(unscored)s 个",
+        who=who,
+        round=_round(p["round"]),
+        scored=len(p["scored"]),
+        unscored=len(p["unscored"]),
+    ),  # fmt: skip
+    "ReviewerAssigned": lambda e, p, who, n: _(
+        "%(who)s 指派评审专家 %(reviewer)s 评审「%(brand)s」（%(round)s，%(source)s）",
+        who=who,
+        reviewer=n.user(p["reviewer"]),
+        brand=n.brand(p["project"]),
+        round=_round(p["round"]),
+        source=_label(SOURCES, p["source"]),
+    ),  # fmt: skip
+    "ReviewerUnassigned": lambda e, p, who, n: (
+        _(
+            "%(who)s 取消 %(reviewer)s 对「%(brand)s」的%(round)s评审",
+            who=who,
+            reviewer=n.user(p["reviewer"]),
+            brand=n.brand(p["project"]),
+            round=_round(p["round"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "ConflictDeclared": lambda e, p, who, n: (
+        _(
+            "%(who)s 登记 %(reviewer)s 与「%(brand)s」存在利益冲突（回避）",
+            who=who,
+            reviewer=n.user(p["reviewer"]),
+            brand=n.brand(p["project"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "ScoreSubmitted": _score,
+    "ProjectScored": _scored,
+    "OutcomeProposed": _proposed,
     "ProposalWithdrawn": lambda e, p, who, n: (
-        f"{who} 撤回对「{n.brand(p['project'])}」的认定建议{_reason(p['reason'])}"
+        _("%(who)s 撤回对「%(brand)s」的认定建议", who=who, brand=n.brand(p["project"]))
+        + _reason(p["reason"])
     ),
-    "PublicityStarted": lambda e, p, who, n: (
-        f"{who} 开始第 {p['publicity']} 次公示：{p['starts']} 至 {p['ends']}，"
-        f"共 {len(p['projects'])} 个项目"
+    "PublicityStarted": lambda e, p, who, n: _(
+        "%(who)s 开始第 %(n)s 次公示：%(starts)s 至 %(ends)s，共 %(count)s 个项目",
+        who=who,
+        n=p["publicity"],
+        starts=p["starts"],
+        ends=p["ends"],
+        count=len(p["projects"]),
+    ),  # fmt: skip
+    "ObjectionLodged": _objection,
+    "ObjectionAnswered": lambda e, p, who, n: _(
+        "%(who)s 核实并答复异议（%(result)s）：核实情况：%(verification)s；答复：%(answer)s",
+        who=who,
+        result=_("异议成立") if p["upheld"] else _("异议不成立"),
+        verification=excerpt(p["verification"], 100),
+        answer=excerpt(p["answer"], 100),
+    ),  # fmt: skip
+    "PublicityConcluded": lambda e, p, who, n: _(
+        "%(who)s 结束第 %(n)s 次公示，确定 %(count)s 个项目的认定结果",
+        who=who,
+        n=p["publicity"],
+        count=len(p["outcomes"]),
     ),
-    "ObjectionLodged": lambda e, p, who, n: (
-        f"{who} 登记{('「' + n.brand(p['project']) + '」的') if p.get('project') else '对公示的'}"
-        f"异议（反映人：{p['on_behalf_of'] or '本人'}）：{excerpt(p['text'])}"
+    "ProjectPublicized": lambda e, p, who, n: _(
+        "「%(project)s」进入第 %(n)s 次公示，公示至 %(ends)s",
+        project=_project_name(e, n),
+        n=p["publicity"],
+        ends=p["ends"],
     ),
-    "ObjectionAnswered": lambda e, p, who, n: (
-        f"{who} 核实并答复异议（{'异议成立' if p['upheld'] else '异议不成立'}）："
-        f"核实情况：{excerpt(p['verification'], 100)}；答复：{excerpt(p['answer'], 100)}"
-    ),
-    "PublicityConcluded": lambda e, p, who, n: (
-        f"{who} 结束第 {p['publicity']} 次公示，确定 {len(p['outcomes'])} 个项目的认定结果"
-    ),
-    "ProjectPublicized": lambda e, p, who, n: (
-        f"「{_project_name(e, n)}」进入第 {p['publicity']} 次公示，公示至 {p['ends']}"
-    ),
-    "OutcomeFinalised": lambda e, p, who, n: (
-        f"「{_project_name(e, n)}」认定结果确定：{OUTCOMES.get(p['outcome'], p['outcome'])}"
+    "OutcomeFinalised": lambda e, p, who, n: _(
+        "「%(project)s」认定结果确定：%(outcome)s",
+        project=_project_name(e, n),
+        outcome=_label(OUTCOMES, p["outcome"]),
     ),
     "CertificationRevoked": lambda e, p, who, n: (
-        f"{who} 撤销「{_project_name(e, n)}」的认定"
-        f"（原为{OUTCOMES.get(p['outcome'], p['outcome'])}）{_reason(p['reason'])}"
+        _(
+            "%(who)s 撤销「%(project)s」的认定（原为%(outcome)s）",
+            who=who,
+            project=_project_name(e, n),
+            outcome=_label(OUTCOMES, p["outcome"]),
+        )
+        + _reason(p["reason"])
+    ),  # fmt: skip
+    "DocumentDownloaded": lambda e, p, who, n: _(
+        "%(who)s 下载了「%(name)s」", who=who, name=p["name"]
     ),
-    "DocumentDownloaded": lambda e, p, who, n: f"{who} 下载了「{p['name']}」",
-    "ExportMade": lambda e, p, who, n: (
-        f"{who} 导出{EXPORTS.get(p['export'], p['export'])}「{p['name']}」"
-        f"（截至位置 {p['upto']}，共 {p['events']} 条事件）"
-    ),
+    "ExportMade": lambda e, p, who, n: _(
+        "%(who)s 导出%(export)s「%(name)s」（截至位置 %(upto)s，共 %(events)s 条事件）",
+        who=who,
+        export=_label(EXPORTS, p["export"]),
+        name=p["name"],
+        upto=p["upto"],
+        events=p["events"],
+    ),  # fmt: skip
 }
-EXPORTS = {"bundle": "审计包", "csv": "轨迹 CSV", "pdf": "审计报告 PDF"}
-ROUNDS = {"midterm": "中期评估", "final": "评估认定"}
-OUTCOMES = {"excellent": "优秀", "passed": "验收通过", "not_passed": "验收未通过"}
-SOURCES = {"edit": "在线修改", "csv": "CSV 导入", "json": "JSON 导入", "template": "模板",
-           "manual": "逐个指派", "auto": "自动分配"}  # fmt: skip
+EXPORTS = {"bundle": N_("审计包"), "csv": N_("轨迹 CSV"), "pdf": N_("审计报告 PDF")}
+ROUNDS = {"midterm": N_("中期评估"), "final": N_("评估认定")}
+OUTCOMES = {"excellent": N_("优秀"), "passed": N_("验收通过"), "not_passed": N_("验收未通过")}
+SOURCES = {"edit": N_("在线修改"), "csv": N_("CSV 导入"), "json": N_("JSON 导入"),
+           "template": N_("模板"), "manual": N_("逐个指派"), "auto": N_("自动分配")}  # fmt: skip
 
 
 def _round(code: str) -> str:
-    return ROUNDS.get(code, code)
+    return _label(ROUNDS, code)
 
 
 def state_after(event: Event) -> str | None:
-    """For project events that move the state: the state's Chinese label afterwards."""
+    """For project events that move the state: the state's label afterwards (translated)."""
     moves = {"ReviewReturned": "returned", "ProjectApproved": "approved",
              "ProjectRejected": "rejected", "CultivationStarted": "cultivating",
              "ProjectPublicized": "proposed"}  # fmt: skip
@@ -1023,7 +1307,7 @@ def state_after(event: Event) -> str | None:
     if event.type == "OutcomeFinalised":
         state = {"excellent": "certified", "passed": "passed",
                  "not_passed": "not_passed"}.get(event.payload["outcome"])  # fmt: skip
-    return STATES.get(state) if state else None
+    return _(STATES[state]) if state in STATES else None
 
 
 # --- What changed ----------------------------------------------------------------------------
@@ -1039,10 +1323,10 @@ def _text_rows(pairs: list[tuple[str, str, str, str]]) -> list[dict]:
 
 
 def _field_text(f: dict) -> str:
-    flags = "必填" if f.get("required") else "选填"
-    kind = "多行" if f.get("multiline") else "单行"
-    text = f"{f.get('label', '')}｜{flags}｜{kind}｜最多 {f.get('max_length', '')} 字"
-    return text + (f"｜说明：{f['help']}" if f.get("help") else "")
+    text = _("%(label)s｜%(required)s｜%(lines)s｜最多 %(n)s 字", label=f.get("label", ""),
+             required=_("必填") if f.get("required") else _("选填"),
+             lines=_("多行") if f.get("multiline") else _("单行"), n=f.get("max_length", ""))  # fmt: skip
+    return text + (_("｜说明：%(help)s", help=f["help"]) if f.get("help") else "")
 
 
 def _submitted_changes(e: Event, names: Names) -> list[dict]:
@@ -1077,15 +1361,16 @@ def _setting_changes(e: Event, names: Names) -> list[dict]:
     config = campaign_config_at(split_stream(e.stream)[1], e.position - 1) or {}
     key = e.payload["key"]
     before = setting_value(key, config.get(key)) if key in config else ""
-    return _text_rows([(key, SETTING_LABELS.get(key, key), before,
+    return _text_rows([(key, _label(SETTING_LABELS, key), before,
                         setting_value(key, e.payload["value"]))])  # fmt: skip
 
 
 def _stage_changes(e: Event, names: Names) -> list[dict]:
     config = campaign_config_at(split_stream(e.stream)[1], e.position - 1) or {"stages": []}
     stage = next((s for s in config["stages"] if s["code"] == e.payload["stage"]), None) or {}
-    before = f"{stage.get('opens', '')} 至 {stage.get('due', '')}" if stage else ""
-    after = f"{e.payload['opens']} 至 {e.payload['due']}"
+    before = _("%(opens)s 至 %(due)s", opens=stage.get("opens", ""), due=stage.get("due", ""))
+    before = before if stage else ""
+    after = _("%(opens)s 至 %(due)s", opens=e.payload["opens"], due=e.payload["due"])
     return _text_rows([(e.payload["stage"], stage.get("name", e.payload["stage"]), before, after)])
 
 
@@ -1101,7 +1386,8 @@ def _extension_changes(e: Event, names: Names) -> list[dict]:
             p["stage"],
         ):
             before = q["due"]
-    label = f"{names.unit(p['unit'])} · {stage.get('name', p['stage'])}截止时间"
+    label = _("%(unit)s · %(stage)s截止时间", unit=names.unit(p["unit"]),
+              stage=stage.get("name", p["stage"]))  # fmt: skip
     return _text_rows([(p["stage"], label, before, p["due"])])
 
 
@@ -1113,7 +1399,7 @@ def _comment_changes(e: Event, names: Names) -> list[dict]:
             and "body" in earlier.payload
         ):
             before = earlier.payload["body"]
-    return _text_rows([("body", "评论内容", before, e.payload["body"])])
+    return _text_rows([("body", _("评论内容"), before, e.payload["body"])])
 
 
 def _earlier(e: Event, same) -> dict:
@@ -1128,7 +1414,14 @@ def _earlier(e: Event, same) -> dict:
 def _caption_changes(e: Event, names: Names) -> list[dict]:
     before = _earlier(e, lambda x: x.payload.get("photo_id") == e.payload["photo_id"]
                       and "caption" in x.payload)  # fmt: skip
-    return _text_rows([("caption", "照片注释", before.get("caption") or "", e.payload["caption"])])
+    return _text_rows(
+        [("caption", _("照片注释"), before.get("caption") or "", e.payload["caption"])]
+    )
+
+
+CRITERION_LABELS = (("max", N_("满分")), ("per", N_("每次")), ("cap", N_("上限")),
+                    ("levels", N_("等级")), ("effect", N_("效果")), ("guidance", N_("评分说明")),
+                    ("evidence", N_("考评材料")))  # fmt: skip
 
 
 def _criteria_texts(rubric: dict | None) -> dict[str, tuple[str, str]]:
@@ -1137,14 +1430,13 @@ def _criteria_texts(rubric: dict | None) -> dict[str, tuple[str, str]]:
 
     def walk(nodes, depth):
         for c in nodes or []:
-            parts = [c.get("name", ""), f"计分方式：{c.get('mode', 'range')}"]
-            for key, label in (("max", "满分"), ("per", "每次"), ("cap", "上限"),
-                               ("levels", "等级"), ("effect", "效果"), ("guidance", "评分说明"),
-                               ("evidence", "考评材料")):  # fmt: skip
+            parts = [c.get("name", ""), _("计分方式：%(mode)s", mode=c.get("mode", "range"))]
+            for key, label in CRITERION_LABELS:
                 if c.get(key) not in (None, "", []):
-                    parts.append(f"{label}：{setting_value(key, c[key])}")
+                    parts.append(_("%(label)s：%(value)s", label=_(label),
+                                   value=setting_value(key, c[key])))  # fmt: skip
             code = str(c.get("code", len(out)))
-            out[code] = (f"{'　' * depth}{code} {c.get('name', '')}", "｜".join(parts))
+            out[code] = (f"{'　' * depth}{code} {c.get('name', '')}", _("｜").join(parts))
             walk(c.get("children"), depth + 1)
 
     walk((rubric or {}).get("criteria"), 0)
@@ -1166,7 +1458,7 @@ def _rubric_changes(e: Event, names: Names) -> list[dict]:
     )  # fmt: skip
 
 
-REPORT_KINDS = {"final": "总结报告", "midterm": "中期报告"}
+REPORT_KINDS = {"final": N_("总结报告"), "midterm": N_("中期报告")}
 
 
 def _report_text(payload: dict) -> dict:
@@ -1185,30 +1477,30 @@ def _report_changes(e: Event, names: Names) -> list[dict]:
             before = _report_text(earlier.payload)
     after = _report_text(e.payload)
     keys = list(after) + [k for k in before if k not in after]
-    labels = {"photos": "照片及说明", "attachments": "附件"}
+    labels = {"photos": N_("照片及说明"), "attachments": N_("附件")}
     return _text_rows(
-        [(k, labels.get(k, k.split(":", 1)[-1]), before.get(k, ""), after.get(k, ""))
-         for k in keys]
+        [(k, _(labels[k]) if k in labels else k.split(":", 1)[-1], before.get(k, ""),
+          after.get(k, "")) for k in keys]
     )  # fmt: skip
 
 
 def _audience(code: str) -> str:
     from .commands.showcase import AUDIENCES
 
-    return AUDIENCES.get(code, code)
+    return _label(AUDIENCES, code)
 
 
 def _foreword_changes(e: Event, names: Names) -> list[dict]:
     before = _earlier(e, lambda x: x.type == "BookletForewordSet")
-    return _text_rows([("text", "成果汇编前言", before.get("text", ""), e.payload["text"])])
+    return _text_rows([("text", _("成果汇编前言"), before.get("text", ""), e.payload["text"])])
 
 
 def _showcase_brand_changes(e: Event, names: Names) -> list[dict]:
     before = _earlier(e, lambda x: x.type == "ShowcaseBrandSet"
                       and x.payload.get("project") == e.payload["project"])  # fmt: skip
     return _text_rows([
-        ("intro", "展示简介", before.get("intro") or "", e.payload["intro"] or ""),
-        ("cover", "封面照片", before.get("cover") or "", e.payload["cover"] or ""),
+        ("intro", _("展示简介"), before.get("intro") or "", e.payload["intro"] or ""),
+        ("cover", _("封面照片"), before.get("cover") or "", e.payload["cover"] or ""),
     ])  # fmt: skip
 
 
@@ -1239,7 +1531,7 @@ def changes(event: Event, names: Names | None = None) -> list[dict] | None:
 
 
 def row(event: Event, names: Names) -> dict:
-    """What a trail line shows."""
+    """What a trail line shows, in the UI's language (Chinese inside a document)."""
     return {
         "position": event.position,
         "event": event,
@@ -1247,7 +1539,7 @@ def row(event: Event, names: Names) -> dict:
         "utc": event.occurred_at,
         "actor": event.actor,
         "actor_name": names.user(event.actor),
-        "label": event.label,
+        "label": _(event.label),
         "text": describe(event, names),
         "stage": names.stage_of(event),
         "has_changes": event.type in DIFFERS,
@@ -1268,17 +1560,20 @@ def csv_safe(text) -> str:
 
 
 def csv_text(events, names: Names) -> str:
+    """The events as CSV, in Chinese whatever the UI language (an export, like the bundle)."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    for e in events:
-        r = row(e, names)
-        writer.writerow([e.position, r["local"], e.occurred_at, csv_safe(e.actor),
-                         csv_safe(r["actor_name"]), e.type, csv_safe(e.label), csv_safe(r["text"]),
-                         csv_safe(r["stage"] or ""), csv_safe(e.stream), e.version, e.hash])  # fmt: skip
+    with documents_language():
+        for e in events:
+            r = row(e, names)
+            writer.writerow([e.position, r["local"], e.occurred_at, csv_safe(e.actor),
+                             csv_safe(r["actor_name"]), e.type, csv_safe(e.label),
+                             csv_safe(r["text"]), csv_safe(r["stage"] or ""), csv_safe(e.stream),
+                             e.version, e.hash])  # fmt: skip
     return "\ufeff" + out.getvalue()
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import db, log
 from .errors import DomainError
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,14 @@ def admit(username: str, files: int, size: int, limits: Limits, now: datetime | 
     if used_files + files > limits.files or used_bytes + size > limits.megabytes * 1024 * 1024:
         wait = _seconds_until_free(oldest, limits.window, now)
         raise UploadRateLimited(
-            f"上传过于频繁：每个账号 {minutes} 分钟内最多上传 {limits.files} 个文件、"
-            f"共 {limits.megabytes} MB。请约 {max(1, -(-wait // 60))} 分钟后再试，"
-            "已上传的内容不受影响。",
+            _(
+                "上传过于频繁：每个账号 %(minutes)s 分钟内最多上传 %(files)s 个文件、"
+                "共 %(mb)s MB。请约 %(wait)s 分钟后再试，已上传的内容不受影响。",
+                minutes=minutes,
+                files=limits.files,
+                mb=limits.megabytes,
+                wait=max(1, -(-wait // 60)),
+            ),
             retry_after=wait,
         )
     with db.database.atomic():

@@ -15,6 +15,7 @@ from .. import db, log
 from ..authz import ROLES, Actor, require
 from ..errors import DomainError
 from ..events import NewEvent
+from ..i18n import _
 from .orgs import get_unit
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
@@ -47,17 +48,17 @@ def get_account(username: str) -> Actor | None:
 def _check_roles(roles, unit) -> list[str]:
     roles = sorted(set(roles))
     if not roles or any(r not in ROLES for r in roles):
-        raise DomainError("请选择有效的角色。", "roles")
+        raise DomainError(_("请选择有效的角色。"), "roles")
     if unit and not get_unit(unit):
-        raise DomainError(f"所属组织 {unit} 不存在。", "unit")
+        raise DomainError(_("所属组织 %(code)s 不存在。", code=unit), "unit")
     if {"applicant", "approver"} & set(roles) and not unit:
-        raise DomainError("申报人和支部书记必须属于一个组织。", "unit")
+        raise DomainError(_("申报人和支部书记必须属于一个组织。"), "unit")
     return roles
 
 
 def _check_password(password: str) -> None:
     if len(password or "") < PASSWORD_MIN:
-        raise DomainError(f"密码至少 {PASSWORD_MIN} 个字符。", "password")
+        raise DomainError(_("密码至少 %(n)s 个字符。", n=PASSWORD_MIN), "password")
 
 
 def create_user(actor: Actor, username, display_name, roles, unit, password, now=None):
@@ -65,13 +66,13 @@ def create_user(actor: Actor, username, display_name, roles, unit, password, now
     username = (username or "").strip().lower()
     display_name = (display_name or "").strip()
     if not USERNAME_RE.match(username):
-        raise DomainError("用户名须为 2–40 位小写字母、数字、点、横线或下划线。", "username")
+        raise DomainError(_("用户名须为 2–40 位小写字母、数字、点、横线或下划线。"), "username")
     if not display_name or len(display_name) > 40:
-        raise DomainError("姓名不能为空，且不超过 40 个字符。", "display_name")
+        raise DomainError(_("姓名不能为空，且不超过 40 个字符。"), "display_name")
     roles = _check_roles(roles, unit)
     _check_password(password)
     if db.fetchone("SELECT 1 FROM user_account WHERE username = ?", (username,)):
-        raise DomainError(f"用户名 {username} 已被使用。", "username")
+        raise DomainError(_("用户名 %(username)s 已被使用。", username=username), "username")
     event = NewEvent(
         "AccountCreated",
         {"username": username, "display_name": display_name, "roles": roles, "unit": unit or None},
@@ -85,10 +86,10 @@ def create_user(actor: Actor, username, display_name, roles, unit, password, now
 def change_roles(actor: Actor, username, roles, unit, reason, now=None):
     require(actor, "users.manage")
     if not db.fetchone("SELECT 1 FROM user_account WHERE username = ?", (username,)):
-        raise DomainError(f"用户 {username} 不存在。")
+        raise DomainError(_("用户 %(username)s 不存在。", username=username))
     roles = _check_roles(roles, unit)
     if not (reason or "").strip():
-        raise DomainError("请填写调整原因。", "reason")
+        raise DomainError(_("请填写调整原因。"), "reason")
     event = NewEvent(
         "AccountRolesChanged",
         {"username": username, "roles": roles, "unit": unit or None, "reason": reason.strip()},
@@ -141,7 +142,7 @@ def authenticate(username: str, password: str, address: str, now: datetime | Non
         (username, address, max(since, last_ok or "")),
     )
     if failures[0] >= MAX_FAILURES:
-        raise LoginError("登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。")
+        raise LoginError(_("登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。"))
     row = db.fetchone("SELECT password_hash FROM credential WHERE username = ?", (username,))
     actor = get_account(username)
     ok = bool(row and actor and check_password_hash(row[0], password or ""))
@@ -153,6 +154,6 @@ def authenticate(username: str, password: str, address: str, now: datetime | Non
     if not ok:
         left = MAX_FAILURES - failures[0] - 1
         if left <= 0:
-            raise LoginError("登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。")
-        raise LoginError(f"用户名或密码错误（再失败 {left} 次将锁定 15 分钟）。")
+            raise LoginError(_("登录失败次数过多，账号已暂时锁定，请 15 分钟后再试。"))
+        raise LoginError(_("用户名或密码错误（再失败 %(left)s 次将锁定 15 分钟）。", left=left))
     return actor

@@ -10,7 +10,7 @@ from ..authz import Actor, require
 from ..campaign_templates import CATEGORIES
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent, canonical_json
-from ..i18n import N_
+from ..i18n import N_, _
 from ..orgtree import LEVELS
 from . import campaigns
 from .orgs import get_unit
@@ -23,7 +23,7 @@ class FormErrors(DomainError):
     """Field-by-field errors, shown inline; nothing was saved."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__("请修改标出的内容后再提交。")
+        super().__init__(_("请修改标出的内容后再提交。"))
         self.errors = errors
 
 
@@ -68,12 +68,13 @@ def clean_fields(form: list[dict], values: dict) -> dict[str, str]:
         if not f.get("multiline"):
             value = " ".join(value.split())
         if f["required"] and not value:
-            errors[f["key"]] = f"请填写“{f['label']}”。"
+            errors[f["key"]] = _("请填写“%(label)s”。", label=f["label"])
         elif len(value) > f["max_length"]:
-            errors[f["key"]] = (
-                f"“{f['label']}”最多 {f['max_length']} 字，当前 {len(value)} 字，"
-                f"请删减 {len(value) - f['max_length']} 字。"
-            )
+            errors[f["key"]] = _(
+                "“%(label)s”最多 %(max)s 字，当前 %(n)s 字，请删减 %(cut)s 字。",
+                label=f["label"], max=f["max_length"], n=len(value),
+                cut=len(value) - f["max_length"],
+            )  # fmt: skip
         cleaned[f["key"]] = value
     if errors:
         raise FormErrors(errors)
@@ -84,17 +85,18 @@ def check_category(config: dict, unit_code: str, category: str) -> dict:
     """The unit may apply in this category of this campaign; returns the unit row as a dict."""
     unit = get_unit(unit_code)
     if unit is None:
-        raise DomainError("您的账号没有所属组织，不能申报。")
+        raise DomainError(_("您的账号没有所属组织，不能申报。"))
     code, name, level, _kind, parent, root = unit
     if root != config["committee"]:
-        raise Forbidden("本单位不在该创建活动的范围内。")
+        raise Forbidden(_("本单位不在该创建活动的范围内。"))
     if category not in config["categories"]:
-        raise DomainError("该创建活动没有这个创建类型。")
-    needed = CATEGORIES[category]["unit_level"]
+        raise DomainError(_("该创建活动没有这个创建类型。"))
+    needed, label = CATEGORIES[category]["unit_level"], CATEGORIES[category]["name"]
     if level != needed:
         raise DomainError(
-            f"“{CATEGORIES[category]['name']}”只能由{LEVELS[needed]}申报，{name}是{LEVELS[level]}。"
-        )
+            _("“%(category)s”只能由%(needed)s申报，%(unit)s是%(level)s。", category=_(label),
+              needed=_(LEVELS[needed]), unit=name, level=_(LEVELS[level]))
+        )  # fmt: skip
     return {"code": code, "name": name, "level": level, "parent": parent}
 
 
@@ -157,7 +159,7 @@ def submit(actor: Actor, slug: str, category: str, values: dict, submission_id: 
     if stored is not None:
         if stored.type != "ApplicationSubmitted" or stored.stream != stream(pid):
             # Not this form's earlier click: an id that names someone else's event.
-            raise DomainError("本次提交的编号无效，请重新提交。", "submission_id")
+            raise DomainError(_("本次提交的编号无效，请重新提交。"), "submission_id")
         return stored
     project = get_project(pid)
     lifecycle.require_state("submit", project["state"] if project else "draft")
@@ -191,25 +193,26 @@ def record_opinion(actor: Actor, pid, decision, text, signer, signed_on, version
     require(actor, "project.opinion")
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     lifecycle.require_state("opinion", project["state"])
     step = project["pending_approvals"][0]
     if actor.unit != step["unit"]:
-        raise Forbidden(f"该申报正等待{OPINION_LEVELS[step['level']]}，您不是该单位的书记。")
+        opinion = OPINION_LEVELS[step["level"]]
+        raise Forbidden(_("该申报正等待%(opinion)s，您不是该单位的书记。", opinion=_(opinion)))
     if decision not in DECISIONS:
-        raise DomainError("请选择“同意”或“退回修改”。", "decision")
+        raise DomainError(_("请选择“同意”或“退回修改”。"), "decision")
     text, signer = (text or "").strip(), (signer or "").strip()
     errors = {}
     if not text:
-        errors["text"] = "请填写意见；退回时请写明原因。"
+        errors["text"] = _("请填写意见；退回时请写明原因。")
     elif len(text) > 1000:
-        errors["text"] = f"意见最多 1000 字，当前 {len(text)} 字。"
+        errors["text"] = _("意见最多 1000 字，当前 %(n)s 字。", n=len(text))
     if not signer or len(signer) > 20:
-        errors["signer"] = "请填写签字人姓名（不超过 20 字）。"
+        errors["signer"] = _("请填写签字人姓名（不超过 20 字）。")
     try:
         date.fromisoformat(signed_on or "")
     except ValueError:
-        errors["signed_on"] = "请填写日期，格式如 2025-06-15。"
+        errors["signed_on"] = _("请填写日期，格式如 2025-06-15。")
     if errors:
         raise FormErrors(errors)
     event = NewEvent(
@@ -237,17 +240,17 @@ def may_attach_paper_copy(actor: Actor, project: dict) -> bool:
 
 def require_paper_copy_rights(actor: Actor, project: dict) -> None:
     if not may_attach_paper_copy(actor, project):
-        raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以上传纸质版扫描件。")
+        raise Forbidden(_("您没有权限进行此操作：只有本单位的申报人或书记可以上传纸质版扫描件。"))
 
 
 def attach_paper_copy(actor: Actor, pid, level, data: bytes, name: str, upload_dir, now=None):
     """Keep the scan of the signed and stamped paper form beside the opinion it carries."""
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     require_paper_copy_rights(actor, project)
     if level not in {s["level"] for s in opinion_steps(project)}:
-        raise DomainError("请选择扫描件对应的意见。", "level")
+        raise DomainError(_("请选择扫描件对应的意见。"), "level")
     lifecycle.require_state("paper_copy", project["state"])
     ref = files.store(upload_dir, data, name)
     event = NewEvent(

@@ -18,6 +18,7 @@ from .. import db, log
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..i18n import N_, _
 from . import campaigns
 from .applications import get_project
 from .scoring import (
@@ -101,10 +102,10 @@ def exclusion_reason(pid: str, reviewer: str) -> str | None:
     shared = set(_circle(person["unit"])) & set(_circle(project["unit"]))
     if shared:
         name = _circle(person["unit"]).get(sorted(shared)[0])
-        return f"评审专家所在单位与该项目同属{name}，自动回避"
+        return _("评审专家所在单位与该项目同属%(unit)s，自动回避", unit=name)
     declared = declared_conflict(pid, reviewer)
     if declared:
-        return f"已申报利益冲突：{declared}"
+        return _("已申报利益冲突：%(reason)s", reason=declared)
     return None
 
 
@@ -115,24 +116,24 @@ def check_pair(config: dict, round_: str, pid: str, username: str, taken: set) -
     project = get_project(pid)
     person = reviewer_row(username)
     if project is None or project["campaign"] != config["slug"]:
-        row["skip"] = f"项目 {pid} 不存在或不属于本活动"
+        row["skip"] = _("项目 %(pid)s 不存在或不属于本活动", pid=pid)
         return row
     unit = _unit(project["unit"])
     row.update(brand_name=project["brand_name"], unit_name=unit[1] if unit else "")
     if person is None:
-        row["skip"] = f"账号 {username} 不存在"
+        row["skip"] = _("账号 %(username)s 不存在", username=username)
         return row
     row["reviewer_name"] = person["name"]
     if not person["active"] or "reviewer" not in person["roles"]:
-        row["skip"] = f"{person['name']} 不是在用的评审专家账号"
+        row["skip"] = _("%(name)s 不是在用的评审专家账号", name=person["name"])
     elif username not in {p["username"] for p in pool(config)}:
-        row["skip"] = f"{person['name']} 不属于本活动的评审专家范围"
+        row["skip"] = _("%(name)s 不属于本活动的评审专家范围", name=person["name"])
     elif project["state"] not in eligible_states(round_):
-        row["skip"] = f"项目当前状态不参加{ROUNDS[round_]}"
+        row["skip"] = _("项目当前状态不参加%(round)s", round=_(ROUNDS[round_]))
     elif (reason := exclusion_reason(pid, username)) is not None:
         row["skip"] = reason
     elif (pid, username) in taken:
-        row["skip"] = "已经分配"
+        row["skip"] = _("已经分配")
     return row
 
 
@@ -149,7 +150,7 @@ def _assigned_pairs(round_: str, slug: str) -> set[tuple[str, str]]:
 def _open_for_panel(config: dict, round_: str) -> dict:
     stage = round_stage(config, round_)
     if round_state(config["slug"], round_)["state"] == "closed":
-        raise DomainError(f"“{stage['name']}”评分已经结束，不能再调整评审分配。")
+        raise DomainError(_("“%(stage)s”评分已经结束，不能再调整评审分配。", stage=stage["name"]))
     return stage
 
 
@@ -168,7 +169,7 @@ def assign(actor: Actor, slug: str, round_: str, pid: str, reviewer: str, versio
         row = check_pair(config, round_, (pid or "").strip(), (reviewer or "").strip(),
                          _assigned_pairs(round_, slug))  # fmt: skip
         if row["skip"]:
-            raise DomainError(f"不能分配：{row['skip']}。")
+            raise DomainError(_("不能分配：%(reason)s。", reason=row["skip"]))
         event = NewEvent("ReviewerAssigned", {"round": round_, "project": row["project"],
                          "reviewer": row["reviewer"], "source": "manual"})  # fmt: skip
         return _append(actor, slug, expected, [event], now)[0]
@@ -179,13 +180,13 @@ def unassign(actor: Actor, slug: str, round_: str, pid: str, reviewer: str, reas
     """Take a reviewer off a panel (with a reason); a score they submitted no longer counts."""
     require(actor, "scoring.manage")
     config = campaigns.get(slug)
-    reason = reason_text(reason, "取消原因")
+    reason = reason_text(reason, N_("取消原因"))
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(panel_stream(slug), version)
         _open_for_panel(config, round_)
         if (pid, reviewer) not in _assigned_pairs(round_, slug):
-            raise DomainError("该评审专家不在此项目的评审名单中。")
+            raise DomainError(_("该评审专家不在此项目的评审名单中。"))
         event = NewEvent("ReviewerUnassigned", {"round": round_, "project": pid,
                          "reviewer": reviewer, "reason": reason})  # fmt: skip
         return _append(actor, slug, expected, [event], now)[0]
@@ -206,12 +207,12 @@ def parse_csv(text: str) -> list[tuple[int, str, str]]:
         if line == 1 and cells[0].lower() in ("project", "project_id", "项目编号", "项目", "id"):
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
-            raise DomainError(f"第 {line} 行须有两列：项目编号, 评审专家账号。")
+            raise DomainError(_("第 %(line)s 行须有两列：项目编号, 评审专家账号。", line=line))
         out.append((line, cells[0], cells[1]))
     if not out:
-        raise DomainError("CSV 中没有分配记录（每行：项目编号, 评审专家账号）。")
+        raise DomainError(_("CSV 中没有分配记录（每行：项目编号, 评审专家账号）。"))
     if len(out) > CSV_MAX_ROWS:
-        raise DomainError(f"一次最多导入 {CSV_MAX_ROWS} 行。")
+        raise DomainError(_("一次最多导入 %(max)s 行。", max=CSV_MAX_ROWS))
     return out
 
 
@@ -252,7 +253,7 @@ def run_pairs(actor: Actor, slug: str, round_: str, pairs: list[tuple[str, str]]
             events.append(NewEvent("ReviewerAssigned", {"round": round_, "project": pid,
                           "reviewer": username, "source": source}))  # fmt: skip
         if not events:
-            raise DomainError("没有可以执行的分配。")
+            raise DomainError(_("没有可以执行的分配。"))
         _append(actor, slug, expected, events, now)
         return rows
 
@@ -272,10 +273,10 @@ def propose(actor: Actor, slug: str, round_: str, per_project: int, chosen=None)
     config = campaigns.get(slug)
     _open_for_panel(config, round_)
     if not isinstance(per_project, int) or not 1 <= per_project <= PER_PROJECT_MAX:
-        raise DomainError(f"每个项目的评审专家人数须在 1–{PER_PROJECT_MAX} 之间。")
+        raise DomainError(_("每个项目的评审专家人数须在 1–%(max)s 之间。", max=PER_PROJECT_MAX))
     reviewers = [p for p in pool(config) if not chosen or p["username"] in chosen]
     if not reviewers:
-        raise DomainError("没有可用的评审专家，请先选择评审专家。")
+        raise DomainError(_("没有可用的评审专家，请先选择评审专家。"))
     names = {p["username"]: p["name"] for p in reviewers}
     taken = _assigned_pairs(round_, slug)
     load = {p["username"]: 0 for p in reviewers}
@@ -321,7 +322,7 @@ def declare_conflict(actor: Actor, pid: str, reviewer: str | None, reason: str, 
     for a reviewer): the reviewer is excluded from it in every round."""
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     if actor.has("organizer") and reviewer and reviewer != actor.username:
         require(actor, "scoring.manage")
     else:
@@ -329,8 +330,8 @@ def declare_conflict(actor: Actor, pid: str, reviewer: str | None, reason: str, 
         reviewer = actor.username
     person = reviewer_row(reviewer or "")
     if person is None or "reviewer" not in person["roles"]:
-        raise DomainError("请选择一位评审专家。")
-    reason = reason_text(reason, "回避原因")
+        raise DomainError(_("请选择一位评审专家。"))
+    reason = reason_text(reason, N_("回避原因"))
     slug = project["campaign"]
     with db.writer_transaction():
         db.take_writer_lock()
@@ -339,9 +340,9 @@ def declare_conflict(actor: Actor, pid: str, reviewer: str | None, reason: str, 
         else:
             expected = check_version(panel_stream(slug), version)
         if declared_conflict(pid, reviewer):
-            raise DomainError("该回避申报已经登记。")
+            raise DomainError(_("该回避申报已经登记。"))
         if actor.username == reviewer and not _ever_assigned(pid, reviewer):
-            raise Forbidden("您只能对分配给您的项目申报回避。")
+            raise Forbidden(_("您只能对分配给您的项目申报回避。"))
         event = NewEvent("ConflictDeclared", {"project": pid, "reviewer": reviewer,
                                               "reason": reason})  # fmt: skip
         return log.append(panel_stream(slug), expected, [event], actor.username, now)[0]

@@ -12,6 +12,7 @@ from .. import db, log
 from ..authz import Actor, require
 from ..errors import DomainError
 from ..events import NewEvent
+from ..i18n import _
 from . import campaigns
 from .scoring import check_version
 
@@ -34,9 +35,11 @@ def set_foreword(actor: Actor, slug: str, text: str, version, now: datetime | No
     campaigns.get(slug)  # NotFound for an unknown campaign
     text = str(text or "").replace("\r\n", "\n").strip()
     if len(text) > MAX_CHARS:
-        raise DomainError(f"前言不能超过 {MAX_CHARS} 字（现为 {len(text)} 字）。")
+        raise DomainError(
+            _("前言不能超过 %(max)s 字（现为 %(n)s 字）。", max=MAX_CHARS, n=len(text))
+        )
     if text == foreword(slug)[0]:
-        raise DomainError("前言没有改动。")
+        raise DomainError(_("前言没有改动。"))
     with db.writer_transaction():
         version = check_version(stream(slug), version)
         return log.append(

@@ -11,6 +11,7 @@ from ..authz import Actor, require
 from ..deadlines import LOCAL_FORMAT, parse_local
 from ..errors import DomainError, NotFound
 from ..events import NewEvent
+from ..i18n import _
 from ..projections.campaigns import load_config
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,39}$")
@@ -37,16 +38,16 @@ def stream(slug: str) -> str:
 def get(slug: str) -> dict:
     config = load_config(slug)
     if config is None:
-        raise NotFound(f"创建活动 {slug} 不存在。")
+        raise NotFound(_("创建活动 %(slug)s 不存在。", slug=slug))
     return config
 
 
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("请填写修改原因（将记入日志）。", "reason")
+        raise DomainError(_("请填写修改原因（将记入日志）。"), "reason")
     if len(reason) > 500:
-        raise DomainError("修改原因不超过 500 个字符。", "reason")
+        raise DomainError(_("修改原因不超过 500 个字符。"), "reason")
     return reason
 
 
@@ -54,11 +55,13 @@ def create(actor: Actor, config: dict, template: str, now=None):
     require(actor, "campaign.manage")
     slug = config["slug"]
     if not SLUG_RE.match(slug):
-        raise DomainError("活动编码须为 3–40 位小写字母、数字或横线。", "slug")
+        raise DomainError(_("活动编码须为 3–40 位小写字母、数字或横线。"), "slug")
     if load_config(slug) is not None:
-        raise DomainError(f"活动编码 {slug} 已被使用。", "slug")
+        raise DomainError(_("活动编码 %(slug)s 已被使用。", slug=slug), "slug")
     if not db.fetchone("SELECT 1 FROM org_unit WHERE code = ?", (config["committee"],)):
-        raise DomainError(f"党委 {config['committee']} 不在组织架构中，请先导入组织。")
+        raise DomainError(
+            _("党委 %(code)s 不在组织架构中，请先导入组织。", code=config["committee"])
+        )
     event = NewEvent("CampaignCreated", {"slug": slug, "template": template, "config": config})
     return log.append(stream(slug), 0, [event], actor.username, now)
 
@@ -85,7 +88,7 @@ def new_round(actor: Actor, source: str, slug: str, title: str, first_opens: str
             s[key] = moved.strftime(LOCAL_FORMAT)
     config["slug"], config["title"] = slug, (title or "").strip()
     if not SETTINGS["title"](config["title"]):
-        raise DomainError("请填写活动名称（不超过 80 个字符）。", "title")
+        raise DomainError(_("请填写活动名称（不超过 80 个字符）。"), "title")
     return create(actor, config, source, now)
 
 
@@ -93,10 +96,10 @@ def reschedule_stage(actor: Actor, slug, stage_code, opens, due, reason, version
     require(actor, "campaign.manage")
     config = get(slug)
     if not any(s["code"] == stage_code for s in config["stages"]):
-        raise DomainError(f"阶段 {stage_code} 不存在。")
+        raise DomainError(_("阶段 %(code)s 不存在。", code=stage_code))
     tz = config["timezone"]
     if parse_local(due, tz) <= parse_local(opens, tz):
-        raise DomainError("截止时间必须晚于开始时间。", "due")
+        raise DomainError(_("截止时间必须晚于开始时间。"), "due")
     opens = parse_local(opens, tz).strftime(LOCAL_FORMAT)
     due = parse_local(due, tz).strftime(LOCAL_FORMAT)
     event = NewEvent(
@@ -112,16 +115,16 @@ def change_form(actor: Actor, slug, form: list, reason, version=None, now=None):
     keys = set()
     for f in form:
         if not f.get("key") or f["key"] in keys:
-            raise DomainError("字段标识不能为空或重复。")
+            raise DomainError(_("字段标识不能为空或重复。"))
         keys.add(f["key"])
         if not (f.get("label") or "").strip() or len(f["label"]) > 40:
-            raise DomainError("字段名称不能为空，且不超过 40 个字符。")
+            raise DomainError(_("字段名称不能为空，且不超过 40 个字符。"))
         if not isinstance(f.get("max_length"), int) or not 1 <= f["max_length"] <= 20000:
-            raise DomainError(f"字段“{f['label']}”的最大长度须在 1–20000 字之间。")
+            raise DomainError(_("字段“%(label)s”的最大长度须在 1–20000 字之间。", label=f["label"]))
         if len(f.get("help") or "") > 200:
-            raise DomainError(f"字段“{f['label']}”的填写说明不超过 200 个字符。")
+            raise DomainError(_("字段“%(label)s”的填写说明不超过 200 个字符。", label=f["label"]))
     if "brand_name" not in keys:
-        raise DomainError("申报表必须保留“品牌名称”字段。")
+        raise DomainError(_("申报表必须保留“品牌名称”字段。"))
     event = NewEvent("CampaignFormChanged", {"form": form, "reason": _reason(reason)})
     return _append(actor, slug, event, version, now)
 
@@ -130,7 +133,7 @@ def change_setting(actor: Actor, slug, key, value, reason, version=None, now=Non
     require(actor, "campaign.manage")
     get(slug)
     if key not in SETTINGS or not SETTINGS[key](value):
-        raise DomainError("设置值无效。", key)
+        raise DomainError(_("设置值无效。"), key)
     event = NewEvent(
         "CampaignSettingChanged", {"key": key, "value": value, "reason": _reason(reason)}
     )
@@ -143,15 +146,15 @@ def extend_deadline(actor: Actor, slug, unit, stage_code, due, reason, now=None)
     config = get(slug)
     stage = next((s for s in config["stages"] if s["code"] == stage_code), None)
     if stage is None:
-        raise DomainError(f"阶段 {stage_code} 不存在。")
+        raise DomainError(_("阶段 %(code)s 不存在。", code=stage_code))
     if not db.fetchone("SELECT 1 FROM org_unit WHERE code = ?", (unit,)):
-        raise DomainError(f"组织 {unit} 不存在。")
+        raise DomainError(_("组织 %(code)s 不存在。", code=unit))
     tz = config["timezone"]
     new_due, old_due = parse_local(due, tz), parse_local(stage["due"], tz)
     if new_due <= old_due:
-        raise DomainError("延长后的截止时间必须晚于原截止时间。", "due")
+        raise DomainError(_("延长后的截止时间必须晚于原截止时间。"), "due")
     if new_due - old_due > timedelta(days=config["deferral_max_days"]):
-        raise DomainError(f"最多只能延长 {config['deferral_max_days']} 天。", "due")
+        raise DomainError(_("最多只能延长 %(days)s 天。", days=config["deferral_max_days"]), "due")
     event = NewEvent(
         "DeadlineExtended",
         {"unit": unit, "stage": stage_code, "due": new_due.strftime(LOCAL_FORMAT),

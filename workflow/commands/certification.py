@@ -21,7 +21,7 @@ from ..campaign_templates import CATEGORIES
 from ..deadlines import LOCAL_FORMAT, parse_local, show
 from ..errors import DomainError, NotFound
 from ..events import NewEvent
-from ..i18n import N_
+from ..i18n import N_, _
 from . import campaigns, scoring
 from .applications import get_project
 from .applications import stream as project_stream
@@ -76,7 +76,8 @@ def quota_status(config: dict, pending: dict | None = None) -> dict[str, dict]:
                 proposed.append(pid)
         certified = certified_count(slug, category)
         remaining = None if quota is None else quota - certified - len(proposed)
-        out[category] = {"name": CATEGORIES[category]["name"], "quota": quota,
+        label = CATEGORIES[category]["name"]
+        out[category] = {"name": _(label), "quota": quota,
                          "certified": certified, "proposed": len(proposed),
                          "remaining": remaining}  # fmt: skip
     return out
@@ -182,7 +183,7 @@ def propose(actor: Actor, slug: str, wanted: dict[str, str], note: str, version,
     config = campaigns.get(slug)
     note = (note or "").strip()
     if len(note) > TEXT_MAX:
-        raise DomainError(f"说明不超过 {TEXT_MAX} 字。")
+        raise DomainError(_("说明不超过 %(max)s 字。", max=TEXT_MAX))
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(stream(slug), version)
@@ -193,27 +194,29 @@ def propose(actor: Actor, slug: str, wanted: dict[str, str], note: str, version,
             outcome = (outcome or "").strip()
             project = get_project(pid)
             if project is None or project["campaign"] != slug:
-                raise NotFound(f"项目 {pid} 不存在或不属于本活动。")
+                raise NotFound(_("项目 %(pid)s 不存在或不属于本活动。", pid=pid))
             before = current.get(pid, {}).get("outcome", "")
             if outcome == before:
                 continue
             if outcome and outcome not in OUTCOMES:
-                raise DomainError("认定建议只能是：优秀、验收通过、验收未通过。")
+                raise DomainError(_("认定建议只能是：优秀、验收通过、验收未通过。"))
             if project["state"] == "proposed":
                 # During the 公示 an outcome may only be lowered (raising needs a new 公示).
                 if not outcome or RANK[outcome] > RANK.get(before, 0):
                     raise DomainError(
-                        f"「{project['brand_name']}」正在公示，只能下调认定建议，不能撤回或上调。"
-                    )
+                        _("「%(brand)s」正在公示，只能下调认定建议，不能撤回或上调。",
+                          brand=project["brand_name"])
+                    )  # fmt: skip
             else:
                 lifecycle.require_state("propose", project["state"])
                 if project["state"] == "passed" and outcome != "excellent":
                     raise DomainError(
-                        f"「{project['brand_name']}」已验收通过，只能在有空余名额时再建议为优秀。"
-                    )
+                        _("「%(brand)s」已验收通过，只能在有空余名额时再建议为优秀。",
+                          brand=project["brand_name"])
+                    )  # fmt: skip
             changes[pid] = outcome
         if not changes:
-            raise DomainError("认定建议没有变化。")
+            raise DomainError(_("认定建议没有变化。"))
         _check_quota(config, changes)
         events = []
         for pid, outcome in changes.items():
@@ -234,28 +237,31 @@ def _check_quota(config: dict, changes: dict[str, str]) -> None:
         if s["quota"] is None or s["remaining"] >= 0:
             continue
         names = [
-            f"「{get_project(pid)['brand_name']}」"
+            _("「%(brand)s」", brand=get_project(pid)["brand_name"])
             for pid, outcome in changes.items()
             if outcome == "excellent" and get_project(pid)["category"] == category
         ]
         raise DomainError(
-            f"“{s['name']}”优秀名额为 {s['quota']} 个：已认定 {s['certified']} 个，"
-            f"连同本次共拟认定 {s['proposed']} 个，超出 {-s['remaining']} 个。"
-            f"不能再将{'、'.join(names)}建议为优秀；请先把其他项目调整为“验收通过”。"
-        )
+            _("“%(name)s”优秀名额为 %(quota)s 个：已认定 %(certified)s 个，连同本次共拟认定 %(proposed)s 个，超出 %(over)s 个。不能再将%(names)s建议为优秀；请先把其他项目调整为“验收通过”。",
+              name=s["name"], quota=s["quota"], certified=s["certified"], proposed=s["proposed"],
+              over=-s["remaining"], names=_("、").join(names))
+        )  # fmt: skip
 
 
 # --- 公示 ----------------------------------------------------------------------------------
 
 
 def _local(text: str, tz: str, what: str) -> datetime:
+    """A local time typed in a form; `what` names the field (an N_-marked label)."""
     text = (text or "").strip().replace("T", " ")
     if len(text) == 19 and text.endswith(":00"):
         text = text[:16]
     try:
         return parse_local(text, tz)
     except DomainError:
-        raise DomainError(f"{what}格式应为“年-月-日 时:分”，例如 2025-11-10 09:00。") from None
+        raise DomainError(
+            _("%(what)s格式应为“年-月-日 时:分”，例如 2025-11-10 09:00。", what=_(what))
+        ) from None
 
 
 def start_publicity(actor: Actor, slug: str, starts: str, ends: str, version, now=None):
@@ -266,24 +272,24 @@ def start_publicity(actor: Actor, slug: str, starts: str, ends: str, version, no
     config = campaigns.get(slug)
     tz = config["timezone"]
     if (starts or "").strip():
-        start = _local(starts, tz, "公示开始时间")
+        start = _local(starts, tz, N_("公示开始时间"))
     else:
         start = now.astimezone(ZoneInfo(tz))
     start = start.replace(second=0, microsecond=0)
     if (ends or "").strip():
-        end = _local(ends, tz, "公示结束时间")
+        end = _local(ends, tz, N_("公示结束时间"))
     else:
         end = start + timedelta(days=int(config.get("publicity_days") or 5))
     if end <= start:
-        raise DomainError("公示结束时间必须晚于开始时间。")
+        raise DomainError(_("公示结束时间必须晚于开始时间。"))
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(stream(slug), version)
         if running_publicity(slug):
-            raise DomainError("已有一轮公示正在进行，请先结束该轮公示。")
+            raise DomainError(_("已有一轮公示正在进行，请先结束该轮公示。"))
         pending = {pid: p for pid, p in proposals(slug).items() if p["publicity"] is None}
         if not pending:
-            raise DomainError("没有待公示的认定建议，请先提出认定建议。")
+            raise DomainError(_("没有待公示的认定建议，请先提出认定建议。"))
         for pid in pending:
             lifecycle.require_state("publicize", get_project(pid)["state"])
         _check_quota(config, {})
@@ -317,27 +323,29 @@ def lodge_objection(actor: Actor, slug: str, pid: str | None, text: str, on_beha
     text = (text or "").replace("\r\n", "\n").strip()
     on_behalf_of = (on_behalf_of or "").strip()
     if not text:
-        raise DomainError("请写明异议的内容和理由。", "text")
+        raise DomainError(_("请写明异议的内容和理由。"), "text")
     if len(text) > TEXT_MAX:
-        raise DomainError(f"异议内容不超过 {TEXT_MAX} 字，当前 {len(text)} 字。", "text")
+        raise DomainError(
+            _("异议内容不超过 %(max)s 字，当前 %(n)s 字。", max=TEXT_MAX, n=len(text)), "text"
+        )
     if on_behalf_of and not actor.has("organizer"):
-        raise DomainError("只有组织部可以代为登记他人的异议。")
+        raise DomainError(_("只有组织部可以代为登记他人的异议。"))
     if len(on_behalf_of) > 60:
-        raise DomainError("异议人信息不超过 60 个字符。")
+        raise DomainError(_("异议人信息不超过 60 个字符。"))
     with db.writer_transaction():
         db.take_writer_lock()
         publicity = running_publicity(slug)
         if publicity is None:
-            raise DomainError("目前没有正在进行的公示，不能提出异议。")
+            raise DomainError(_("目前没有正在进行的公示，不能提出异议。"))
         start, end = publicity_window(config, publicity)
         tz = config["timezone"]
         if now < start:
-            raise DomainError(f"公示将于 {show(start, tz)} 开始，届时可提出异议。")
+            raise DomainError(_("公示将于 %(start)s 开始，届时可提出异议。", start=show(start, tz)))
         if now > end:
-            raise DomainError(f"公示已于 {show(end, tz)} 结束，不能再提出异议。")
+            raise DomainError(_("公示已于 %(end)s 结束，不能再提出异议。", end=show(end, tz)))
         pid = (pid or "").strip() or None
         if pid is not None and pid not in publicity["projects"]:
-            raise DomainError("所选项目不在本次公示名单中。")
+            raise DomainError(_("所选项目不在本次公示名单中。"))
         event = NewEvent("ObjectionLodged", {
             "objection_id": objection_id or str(uuid.uuid4()), "publicity": publicity["number"],
             "project": pid, "text": text, "on_behalf_of": on_behalf_of})  # fmt: skip
@@ -352,17 +360,17 @@ def answer_objection(actor: Actor, slug: str, objection_id: str, verification: s
     campaigns.get(slug)
     verification, answer = (verification or "").strip(), (answer or "").strip()
     if not verification or not answer:
-        raise DomainError("请填写核实情况和答复意见。")
+        raise DomainError(_("请填写核实情况和答复意见。"))
     if len(verification) > TEXT_MAX or len(answer) > TEXT_MAX:
-        raise DomainError(f"核实情况和答复意见各不超过 {TEXT_MAX} 字。")
+        raise DomainError(_("核实情况和答复意见各不超过 %(max)s 字。", max=TEXT_MAX))
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(stream(slug), version)
         found = [o for o in objections(slug) if o["id"] == objection_id]
         if not found:
-            raise NotFound("异议不存在。")
+            raise NotFound(_("异议不存在。"))
         if found[0]["answered_at"]:
-            raise DomainError("该异议已经答复。")
+            raise DomainError(_("该异议已经答复。"))
         event = NewEvent("ObjectionAnswered", {"objection_id": objection_id,
                          "verification": verification, "answer": answer, "upheld": bool(upheld)})  # fmt: skip
         return log.append(stream(slug), expected, [event], actor.username, now)[0]
@@ -379,14 +387,16 @@ def finalise(actor: Actor, slug: str, version, now=None):
         expected = check_version(stream(slug), version)
         publicity = running_publicity(slug)
         if publicity is None:
-            raise DomainError("没有正在进行的公示，无需确定结果。")
+            raise DomainError(_("没有正在进行的公示，无需确定结果。"))
         _start, end = publicity_window(config, publicity)
         if now < end:
-            raise DomainError(f"公示期至 {show(end, tz)} 结束，公示期间不能确定认定结果。")
+            raise DomainError(
+                _("公示期至 %(end)s 结束，公示期间不能确定认定结果。", end=show(end, tz))
+            )
         open_ones = [o for o in objections(slug, publicity["number"]) if not o["answered_at"]]
         if open_ones:
             raise DomainError(
-                f"尚有 {len(open_ones)} 条异议未核实答复，请全部答复后再确定认定结果。"
+                _("尚有 %(n)s 条异议未核实答复，请全部答复后再确定认定结果。", n=len(open_ones))
             )
         current = proposals(slug)
         outcomes = {pid: current[pid]["outcome"] for pid in publicity["projects"] if pid in current}
@@ -422,10 +432,10 @@ def revoke(actor: Actor, pid: str, reason: str, outcome: str, version, now=None)
     require(actor, "certify.manage")
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
-    reason = reason_text(reason, "撤销原因")
+        raise NotFound(_("项目不存在。"))
+    reason = reason_text(reason, N_("撤销原因"))
     if outcome not in ("passed", "not_passed"):
-        raise DomainError("撤销后的结果只能是“验收通过”或“验收未通过”。")
+        raise DomainError(_("撤销后的结果只能是“验收通过”或“验收未通过”。"))
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(project_stream(pid), version)

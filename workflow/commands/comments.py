@@ -20,6 +20,7 @@ from .. import authz, db, lifecycle, log
 from ..authz import APPLICANT, APPROVER, AUDITOR, ORGANIZER, REVIEWER, Actor, require
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..i18n import N_, _
 from ..log import ConcurrencyError
 from . import campaigns
 from .accounts import get_account
@@ -29,7 +30,7 @@ MAX_CHARS = 2000
 MAX_MENTIONS = 20
 RETRIES = 5
 INTERNAL, UNIT = "internal", "unit"
-VISIBILITY = {INTERNAL: "内部（仅组织部和评审专家）", UNIT: "申报单位可见"}
+VISIBILITY = {INTERNAL: N_("内部（仅组织部和评审专家）"), UNIT: N_("申报单位可见")}
 # A mention is "@username" not glued to a preceding word (so an e-mail address is not one).
 MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.@-])@([A-Za-z0-9][A-Za-z0-9_.-]{0,39})")
 # Control characters other than tab and line break are dropped (PostgreSQL text refuses NUL).
@@ -174,16 +175,16 @@ def load(actor: Actor, pid: str, cid: str | None = None) -> tuple[dict, dict | N
     """
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     if audience(actor, project) is None:
-        raise Forbidden("您只能查看本单位的项目。")
+        raise Forbidden(_("您只能查看本单位的项目。"))
     if cid is None:
         return project, None
     comment = get_comment(cid)
     if comment is None or comment["project"] != pid:
-        raise NotFound("评论不存在。")
+        raise NotFound(_("评论不存在。"))
     if not may_see(actor, project, comment):
-        raise Forbidden("这是组织部和评审专家之间的内部评论，申报单位无权查看。")
+        raise Forbidden(_("这是组织部和评审专家之间的内部评论，申报单位无权查看。"))
     return project, comment
 
 
@@ -195,10 +196,15 @@ def clean_body(body: str | None) -> str:
     Counted in characters (code points), never bytes."""
     text = CONTROL_RE.sub("", str(body or "").replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
-        raise DomainError("评论内容不能为空。", "body")
+        raise DomainError(_("评论内容不能为空。"), "body")
     if len(text) > MAX_CHARS:
         raise DomainError(
-            f"评论最多 {MAX_CHARS} 字，当前 {len(text)} 字，请删减 {len(text) - MAX_CHARS} 字。",
+            _(
+                "评论最多 %(max)s 字，当前 %(n)s 字，请删减 %(cut)s 字。",
+                max=MAX_CHARS,
+                n=len(text),
+                cut=len(text) - MAX_CHARS,
+            ),
             "body",
         )
     return text
@@ -219,21 +225,26 @@ def check_mentions(body: str, project: dict, visibility: str) -> list[str]:
     internal comment the organizer or a reviewer, for a unit-visible one anyone of the project."""
     names = find_mentions(body)
     if len(names) > MAX_MENTIONS:
-        raise DomainError(f"一条评论最多提及 {MAX_MENTIONS} 人。", "body")
+        raise DomainError(_("一条评论最多提及 %(max)s 人。", max=MAX_MENTIONS), "body")
     problems = []
     for name in names:
         user = get_account(name)
         if user is None:
-            problems.append(f"找不到用户 @{name}")
+            problems.append(_("找不到用户 @%(name)s", name=name))
         elif visibility == INTERNAL and not may_post_internal(user, project):
-            problems.append(f"@{name}（{user.display_name}）看不到内部评论")
+            problems.append(
+                _("@%(name)s（%(display)s）看不到内部评论", name=name, display=user.display_name)
+            )
         elif not may_post(user, project):
-            problems.append(f"@{name}（{user.display_name}）无权查看该项目")
+            problems.append(
+                _("@%(name)s（%(display)s）无权查看该项目", name=name, display=user.display_name)
+            )
     if problems:
         raise DomainError(
-            "不能提及：" + "；".join(problems) + "。只能提及能看到这条评论的项目相关人员。",
+            _("不能提及：%(problems)s。只能提及能看到这条评论的项目相关人员。",
+              problems=_("；").join(problems)),
             "body",
-        )
+        )  # fmt: skip
     return names
 
 
@@ -247,7 +258,9 @@ def _target(project: dict, about: str | None) -> dict:
         return {**target, "kind": "revision", "revision": project["revision"]}
     keys = {f["key"] for f in campaigns.get(project["campaign"])["form"]}
     if about not in keys:
-        raise DomainError("请选择评论针对的内容：整个项目、当前版本或申报表中的某一项。", "about")
+        raise DomainError(
+            _("请选择评论针对的内容：整个项目、当前版本或申报表中的某一项。"), "about"
+        )
     return {**target, "kind": "field", "revision": project["revision"], "field": about}
 
 
@@ -257,7 +270,7 @@ def _comment_id(value: str | None) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise DomainError("评论编号无效，请刷新页面后重试。", "comment_id") from None
+        raise DomainError(_("评论编号无效，请刷新页面后重试。"), "comment_id") from None
 
 
 # --- Commands --------------------------------------------------------------------------------
@@ -308,25 +321,25 @@ def post(
     only unit-visible comments; a reply to an internal comment is internal. `comment_id` comes
     from the form so that a double-clicked send posts once.
     """
-    project, _ = _writable(actor, pid)
+    project, _comment = _writable(actor, pid)
     body = clean_body(body)
     cid = _comment_id(comment_id)
     parent = None
     if parent_id:
         parent = get_comment(str(parent_id))
         if parent is None or parent["project"] != pid:
-            raise DomainError("只能回复本项目中的评论。", "parent_id")
+            raise DomainError(_("只能回复本项目中的评论。"), "parent_id")
         if not may_see(actor, project, parent):
-            raise Forbidden("这是组织部和评审专家之间的内部评论，申报单位无权查看或回复。")
+            raise Forbidden(_("这是组织部和评审专家之间的内部评论，申报单位无权查看或回复。"))
     if visibility not in VISIBILITY:
-        raise DomainError("请选择评论的可见范围：内部，或申报单位可见。", "visibility")
+        raise DomainError(_("请选择评论的可见范围：内部，或申报单位可见。"), "visibility")
     if visibility == INTERNAL and not may_post_internal(actor, project):
-        raise Forbidden("申报单位成员只能发表对本单位可见的评论。")
+        raise Forbidden(_("申报单位成员只能发表对本单位可见的评论。"))
     if parent and parent["visibility"] == INTERNAL and visibility != INTERNAL:
-        raise DomainError("回复内部评论只能是内部评论，不能对申报单位可见。", "visibility")
+        raise DomainError(_("回复内部评论只能是内部评论，不能对申报单位可见。"), "visibility")
     mentions = check_mentions(body, project, visibility)
     if visibility == UNIT and may_post_internal(actor, project) and not confirmed:
-        raise NeedsConfirmation("这条评论将对申报单位可见，发表后对方即可看到。请确认后再发表。")
+        raise NeedsConfirmation(_("这条评论将对申报单位可见，发表后对方即可看到。请确认后再发表。"))
     target = parent_target(parent) if parent else _target(project, about)
     event = NewEvent(
         "CommentPosted",
@@ -340,7 +353,7 @@ def post(
         if existing is None:
             return event
         if existing["project"] != pid or existing["author"] != actor.username:
-            raise DomainError("评论编号无效，请刷新页面后重试。", "comment_id")
+            raise DomainError(_("评论编号无效，请刷新页面后重试。"), "comment_id")
         return _posted_event(pid, cid)
 
     return _append(pid, build, actor, now)
@@ -356,14 +369,14 @@ def _posted_event(pid: str, cid: str) -> log.Event:
     for event in log.read_stream(stream(pid)):
         if event.type == "CommentPosted" and event.payload["comment_id"] == cid:
             return event
-    raise NotFound("评论不存在。")
+    raise NotFound(_("评论不存在。"))
 
 
 def editable(actor: Actor, pid: str, cid: str) -> tuple[dict, dict]:
     """The project and comment if the actor may edit it now (their own, project open)."""
     project, comment = _writable(actor, pid, cid)
     if comment["author"] != actor.username:
-        raise Forbidden("只能修改自己发表的评论。")
+        raise Forbidden(_("只能修改自己发表的评论。"))
     return project, comment
 
 
@@ -379,7 +392,7 @@ def edit(actor: Actor, pid: str, cid: str, body: str, seen_edits: int, now=None)
         if current["edits"] != seen_edits:
             raise StaleComment(stream(pid), seen_edits, current["edits"])
         if current["body"] == body:
-            raise DomainError("内容没有变化。", "body")
+            raise DomainError(_("内容没有变化。"), "body")
         return NewEvent("CommentEdited", {"comment_id": cid, "body": body, "mentions": mentions})
 
     return _append(pid, build, actor, now)
@@ -398,15 +411,16 @@ def reopen(actor: Actor, pid: str, cid: str, now=None) -> log.Event:
 def _resolution(actor: Actor, pid: str, cid: str, resolved: bool, now) -> log.Event:
     project, comment = _writable(actor, pid, cid)
     if comment["parent_id"] is not None:
-        raise DomainError("只能对整条讨论（首条评论）标记已解决或重新打开。")
+        raise DomainError(_("只能对整条讨论（首条评论）标记已解决或重新打开。"))
     if not may_resolve(actor, project, comment):
-        raise Forbidden("只有发起这条讨论的人、组织部或评审专家可以标记已解决或重新打开。")
+        raise Forbidden(_("只有发起这条讨论的人、组织部或评审专家可以标记已解决或重新打开。"))
 
     def build():
         current = get_comment(cid)
+        if current["resolved"] == resolved and resolved:
+            raise DomainError(_("这条讨论已经是“已解决”状态（可能刚被他人修改），请刷新查看。"))
         if current["resolved"] == resolved:
-            state = "已解决" if resolved else "未解决"
-            raise DomainError(f"这条讨论已经是“{state}”状态（可能刚被他人修改），请刷新查看。")
+            raise DomainError(_("这条讨论已经是“未解决”状态（可能刚被他人修改），请刷新查看。"))
         type_ = "CommentResolved" if resolved else "CommentReopened"
         return NewEvent(type_, {"comment_id": cid})
 

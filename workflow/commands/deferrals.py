@@ -17,14 +17,15 @@ from .. import authz, db, deadlines, lifecycle
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden
 from ..events import NewEvent
+from ..i18n import N_, _
 from . import campaigns
 from .applications import FormErrors
 from .evidence import append, load, require_poster, text
 
 # The stages in which the unit owes something and may ask for more time.
 UNIT_STAGES = ("cultivate", "midterm", "final")
-DECISIONS = {"grant": "批准延期", "refuse": "不予延期"}
-STATUS = {"pending": "待组织部审批", "granted": "已批准", "refused": "未批准"}
+DECISIONS = {"grant": N_("批准延期"), "refuse": N_("不予延期")}
+STATUS = {"pending": N_("待组织部审批"), "granted": N_("已批准"), "refused": N_("未批准")}
 
 
 def stages_for(config: dict) -> list[dict]:
@@ -35,12 +36,12 @@ def parse_due(value, config: dict, errors: dict, key: str = "due") -> datetime |
     """'2023-12-31 23:00' or the browser's '2023-12-31T23:00', in the campaign's zone."""
     raw = str(value or "").strip().replace("T", " ")
     if not raw:
-        errors[key] = "请填写希望延期到的时间。"
+        errors[key] = _("请填写希望延期到的时间。")
         return None
     try:
         return deadlines.parse_local(raw[:16], config["timezone"])
     except DomainError:
-        errors[key] = "时间格式应为“年-月-日 时:分”，例如 2024-03-31 17:00。"
+        errors[key] = _("时间格式应为“年-月-日 时:分”，例如 2024-03-31 17:00。")
         return None
 
 
@@ -53,11 +54,15 @@ def check_due(config: dict, unit: str, stage_code: str, due: datetime, errors: d
     limit = original + timedelta(days=config["deferral_max_days"])
     current = deadlines.window(config, stage_code, unit).due
     if due <= current:
-        errors[key] = f"延期后的截止时间须晚于当前截止时间（{deadlines.show(current, tz)}）。"
+        errors[key] = _(
+            "延期后的截止时间须晚于当前截止时间（%(due)s）。", due=deadlines.show(current, tz)
+        )
     elif due > limit:
-        errors[key] = (
-            f"最多只能延期 {config['deferral_max_days']} 天，即不晚于 {deadlines.show(limit, tz)}"
-            f"（原截止时间 {deadlines.show(original, tz)}）。"
+        errors[key] = _(
+            "最多只能延期 %(days)s 天，即不晚于 %(limit)s（原截止时间 %(original)s）。",
+            days=config["deferral_max_days"],
+            limit=deadlines.show(limit, tz),
+            original=deadlines.show(original, tz),
         )
 
 
@@ -70,16 +75,16 @@ def request(actor: Actor, pid: str, stage_code: str, due, reason: str, now=None)
     config = campaigns.get(project["campaign"])
     errors: dict[str, str] = {}
     if stage_code not in {s["code"] for s in stages_for(config)}:
-        errors["stage"] = "请选择要延期的阶段。"
+        errors["stage"] = _("请选择要延期的阶段。")
     when = parse_due(due, config, errors)
-    reason = text(reason, "延期理由", 500, errors, "reason", multiline=True)
+    reason = text(reason, N_("延期理由"), 500, errors, "reason", multiline=True)
     if when and "stage" not in errors:
         check_due(config, project["unit"], stage_code, when, errors)
         if db.fetchone(
             "SELECT 1 FROM deferral_request WHERE project = ? AND stage = ? AND status = 'pending'",
             (pid, stage_code),
         ):
-            errors["stage"] = "该阶段已有一份待审批的延期申请，请等待组织部答复。"
+            errors["stage"] = _("该阶段已有一份待审批的延期申请，请等待组织部答复。")
     if errors:
         raise FormErrors(errors)
     event = NewEvent("DeferralRequested", {
@@ -93,7 +98,7 @@ def decide(actor: Actor, pid: str, request_id: str, decision: str, due, note: st
     require(actor, "campaign.manage")
     project = load(pid)
     if not authz.in_scope(actor, project["unit"]):
-        raise Forbidden("您不能审批该单位的延期申请。")
+        raise Forbidden(_("您不能审批该单位的延期申请。"))
     lifecycle.require_state("deferral", project["state"])
     config = campaigns.get(project["campaign"])
     row = db.fetchone(
@@ -103,19 +108,21 @@ def decide(actor: Actor, pid: str, request_id: str, decision: str, due, note: st
     )
     errors: dict[str, str] = {}
     if row is None:
-        raise FormErrors({"request_id": "延期申请不存在。"})
+        raise FormErrors({"request_id": _("延期申请不存在。")})
     stage_code, wanted, asked_reason, status = row
     if status != "pending":
-        raise FormErrors({"request_id": f"该延期申请已处理（{STATUS[status]}）。"})
+        raise FormErrors(
+            {"request_id": _("该延期申请已处理（%(status)s）。", status=_(STATUS[status]))}
+        )
     if decision not in DECISIONS:
-        errors["decision"] = "请选择“批准延期”或“不予延期”。"
+        errors["decision"] = _("请选择“批准延期”或“不予延期”。")
     if decision == "refuse":
-        note = text(note, "不予延期的理由", 500, errors, "note", multiline=True)
+        note = text(note, N_("不予延期的理由"), 500, errors, "note", multiline=True)
         if errors:
             raise FormErrors(errors)
         event = NewEvent("DeferralRefused", {"request_id": request_id, "reason": note})
         return append(actor, pid, [event], "", now)
-    note = text(note, "批复意见", 500, errors, "note", required=False, multiline=True)
+    note = text(note, N_("批复意见"), 500, errors, "note", required=False, multiline=True)
     when = parse_due(due or wanted, config, errors)
     if when:
         check_due(config, project["unit"], stage_code, when, errors)

@@ -26,25 +26,39 @@ from ..authz import Actor
 from ..campaign_templates import NEWS_LEVELS
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..i18n import N_, _
 from . import campaigns
 from .applications import FormErrors, get_project
 from .applications import stream as project_stream
 
 ACTIVITY_KINDS = {
-    "theme_day": "主题党日",
-    "three_one": "三会一课",
-    "study": "专题学习",
-    "volunteer": "志愿服务",
-    "practice": "社会实践",
-    "service": "品牌服务",
-    "other": "其他活动",
+    "theme_day": N_("主题党日"),
+    "three_one": N_("三会一课"),
+    "study": N_("专题学习"),
+    "volunteer": N_("志愿服务"),
+    "practice": N_("社会实践"),
+    "service": N_("品牌服务"),
+    "other": N_("其他活动"),
 }
 WITHDRAW_KINDS = {
-    "news": "宣传报道",
-    "activity": "活动记录",
-    "photo": "照片",
-    "expense": "经费支出",
+    "news": N_("宣传报道"),
+    "activity": N_("活动记录"),
+    "photo": N_("照片"),
+    "expense": N_("经费支出"),
 }
+# "该{kind}不存在或已撤回。", one whole sentence per kind (so that it reads well in English).
+WITHDRAW_MISSING = {
+    "news": N_("该宣传报道不存在或已撤回。"),
+    "activity": N_("该活动记录不存在或已撤回。"),
+    "photo": N_("该照片不存在或已撤回。"),
+    "expense": N_("该经费支出不存在或已撤回。"),
+}
+# Refused after the evidence stage's due under the 'refuse' policy, by what was being done.
+LATE_REFUSED = {
+    "news": N_("“%(name)s”阶段已于 %(due)s 截止，不能再登记宣传报道。如需更多时间，请在本页“延期申请”中提出。"),
+    "activity": N_("“%(name)s”阶段已于 %(due)s 截止，不能再登记活动记录。如需更多时间，请在本页“延期申请”中提出。"),
+    "photo": N_("“%(name)s”阶段已于 %(due)s 截止，不能再上传照片。如需更多时间，请在本页“延期申请”中提出。"),
+}  # fmt: skip
 TITLE_MAX, PLATFORM_MAX, PLACE_MAX, SUMMARY_MAX, CAPTION_MAX, URL_MAX = 100, 60, 60, 2000, 100, 500
 MAX_FILES = 20
 EARLIEST = date(2000, 1, 1)
@@ -60,7 +74,7 @@ def stream(pid: str) -> str:
 def load(pid: str) -> dict:
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     return project
 
 
@@ -82,7 +96,7 @@ def may_post(actor: Actor | None, project: dict) -> bool:
 
 def require_poster(actor: Actor, project: dict) -> None:
     if not may_post(actor, project):
-        raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以提交培育创建材料。")
+        raise Forbidden(_("您没有权限进行此操作：只有本单位的申报人或书记可以提交培育创建材料。"))
 
 
 def evidence_stage(config: dict) -> str | None:
@@ -96,7 +110,8 @@ def evidence_stage(config: dict) -> str | None:
 
 
 def late_flag(config: dict, unit: str, now: datetime, action: str) -> bool:
-    """Late after the evidence stage's due (extension included); refused under 'refuse'."""
+    """Late after the evidence stage's due (extension included); refused under 'refuse'.
+    `action` is what is being done: "news", "activity" or "photo" (see LATE_REFUSED)."""
     code = evidence_stage(config)
     if code is None:
         return False
@@ -106,8 +121,7 @@ def late_flag(config: dict, unit: str, now: datetime, action: str) -> bool:
     if config.get("late_policy") == "refuse":
         name = deadlines.stage(config, code)["name"]
         raise DomainError(
-            f"“{name}”阶段已于 {deadlines.show(w.due, config['timezone'])} 截止，不能再{action}。"
-            "如需更多时间，请在本页“延期申请”中提出。"
+            _(LATE_REFUSED[action], name=name, due=deadlines.show(w.due, config["timezone"]))
         )
     return True
 
@@ -148,28 +162,31 @@ def _checked(actor: Actor, pid: str, move: str = "evidence") -> tuple[dict, dict
 
 
 def text(value, label: str, limit: int, errors: dict, key: str, required=True, multiline=False):
+    """A text field, checked; `label` names it (an N_-marked label, translated here)."""
     value = str(value or "").replace("\r\n", "\n").strip()
     if not multiline:
         value = " ".join(value.split())
     if required and not value:
-        errors[key] = f"请填写{label}。"
+        errors[key] = _("请填写%(label)s。", label=_(label))
     elif len(value) > limit:
-        errors[key] = f"{label}最多 {limit} 字，当前 {len(value)} 字。"
+        errors[key] = _("%(label)s最多 %(limit)s 字，当前 %(n)s 字。", label=_(label), limit=limit,
+                        n=len(value))  # fmt: skip
     return value
 
 
 def past_date(value, label: str, config: dict, now: datetime, errors: dict, key: str) -> str:
-    """An ISO date, not in the future (in the campaign's time zone)."""
+    """An ISO date, not in the future (in the campaign's time zone); `label` is N_-marked."""
     value = str(value or "").strip()
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        errors[key] = f"请填写{label}，格式如 2025-06-15。"
+        errors[key] = _("请填写%(label)s，格式如 2025-06-15。", label=_(label))
         return value
     if day > today(config, now):
-        errors[key] = f"{label}不能晚于今天（{today(config, now).isoformat()}）。"
+        errors[key] = _("%(label)s不能晚于今天（%(today)s）。", label=_(label),
+                        today=today(config, now).isoformat())  # fmt: skip
     elif day < EARLIEST:
-        errors[key] = f"{label}不正确。"
+        errors[key] = _("%(label)s不正确。", label=_(label))
     return day.isoformat()
 
 
@@ -180,10 +197,10 @@ def clean_url(value, errors: dict, key: str = "url") -> str:
     """A complete http(s) address. Checked by form only: the server never fetches it."""
     value = str(value or "").strip()
     if not value:
-        errors[key] = "请填写报道链接。"
+        errors[key] = _("请填写报道链接。")
         return value
     if len(value) > URL_MAX:
-        errors[key] = f"报道链接最多 {URL_MAX} 个字符。"
+        errors[key] = _("报道链接最多 %(max)s 个字符。", max=URL_MAX)
         return value
     try:
         parts = urlsplit(value)
@@ -196,7 +213,7 @@ def clean_url(value, errors: dict, key: str = "url") -> str:
         or parts.scheme.lower() not in ("http", "https")
         or not host
     ):
-        errors[key] = (
+        errors[key] = _(
             "报道链接须是以 http:// 或 https:// 开头的完整网址，例如 https://news.example.edu.cn/a/123.html。"
         )
     return value
@@ -206,20 +223,24 @@ def participants_count(value, errors: dict, key: str = "participants") -> int:
     try:
         n = int(str(value or "").strip())
     except ValueError:
-        errors[key] = "请填写参加人数（整数）。"
+        errors[key] = _("请填写参加人数（整数）。")
         return 0
     if not 1 <= n <= 100000:
-        errors[key] = "参加人数须在 1–100000 之间。"
+        errors[key] = _("参加人数须在 1–100000 之间。")
     return n
 
 
 def clean_caption(value, config: dict, errors: dict, key: str, name: str = "") -> str:
     caption = " ".join(str(value or "").split())
     if not caption and captions_required(config):
-        who = f"照片“{name}”" if name else "照片"
-        errors[key] = f"请为{who}填写注释（本活动要求每张照片附简要注释）。"
+        if name:
+            errors[key] = _(
+                "请为照片“%(name)s”填写注释（本活动要求每张照片附简要注释）。", name=name
+            )
+        else:
+            errors[key] = _("请为照片填写注释（本活动要求每张照片附简要注释）。")
     elif len(caption) > CAPTION_MAX:
-        errors[key] = f"照片注释最多 {CAPTION_MAX} 字，当前 {len(caption)} 字。"
+        errors[key] = _("照片注释最多 %(max)s 字，当前 %(n)s 字。", max=CAPTION_MAX, n=len(caption))
     return caption
 
 
@@ -232,7 +253,7 @@ def prepare_photos(
 ) -> list:
     """Check and process every upload before anything is stored: all, or none."""
     if len(uploads) > MAX_FILES:
-        errors[key] = f"一次最多上传 {MAX_FILES} 张照片。"
+        errors[key] = _("一次最多上传 %(max)s 张照片。", max=MAX_FILES)
         return []
     min_side = int(config.get("evidence", {}).get("photo_min_pixels") or 0)
     out, problems = [], []
@@ -266,7 +287,9 @@ def _duplicate_photos(pid: str, prepared: list, errors: dict, key: str) -> None:
     for processed, _caption in prepared:
         sha = hashlib.sha256(processed.data).hexdigest()
         if sha in seen:
-            errors[key] = f"照片“{processed.name}”在本次选择中重复了，请去掉重复的照片。"
+            errors[key] = _(
+                "照片“%(name)s”在本次选择中重复了，请去掉重复的照片。", name=processed.name
+            )
             return
         seen.add(sha)
         row = db.fetchone(
@@ -274,9 +297,13 @@ def _duplicate_photos(pid: str, prepared: list, errors: dict, key: str) -> None:
             "AND withdrawn_position IS NULL",
             (pid, sha),
         )
+        if row and row[0]:
+            errors[key] = _("照片“%(name)s”已上传过（注释：%(caption)s），不必重复上传。",
+                            name=processed.name, caption=row[0])  # fmt: skip
+            return
         if row:
-            errors[key] = (
-                f"照片“{processed.name}”已上传过（注释：{row[0] or '无'}），不必重复上传。"
+            errors[key] = _(
+                "照片“%(name)s”已上传过（注释：无），不必重复上传。", name=processed.name
             )
             return
 
@@ -289,13 +316,13 @@ def add_news(actor: Actor, pid: str, values: dict, screenshot, upload_dir: str, 
     now = now or datetime.now(UTC)
     project, config = _checked(actor, pid)
     errors: dict[str, str] = {}
-    title = text(values.get("title"), "报道标题", TITLE_MAX, errors, "title")
+    title = text(values.get("title"), N_("报道标题"), TITLE_MAX, errors, "title")
     url = clean_url(values.get("url"), errors)
-    platform = text(values.get("platform"), "刊发平台", PLATFORM_MAX, errors, "platform")
+    platform = text(values.get("platform"), N_("刊发平台"), PLATFORM_MAX, errors, "platform")
     level = str(values.get("level") or "")
     if level not in NEWS_LEVELS:
-        errors["level"] = "请选择平台级别（系、学院、学校、省、国家）。"
-    published = past_date(values.get("published_on"), "刊发日期", config, now, errors,
+        errors["level"] = _("请选择平台级别（系、学院、学校、省、国家）。")
+    published = past_date(values.get("published_on"), N_("刊发日期"), config, now, errors,
                           "published_on")  # fmt: skip
     shot = None
     if screenshot is not None:
@@ -307,10 +334,10 @@ def add_news(actor: Actor, pid: str, values: dict, screenshot, upload_dir: str, 
         "SELECT 1 FROM evidence_news WHERE project = ? AND url = ? AND withdrawn_position IS NULL",
         (pid, url),
     ):
-        errors["url"] = "这篇报道的链接已经登记过了。"
+        errors["url"] = _("这篇报道的链接已经登记过了。")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "登记宣传报道")
+    late = late_flag(config, project["unit"], now, "news")
     ref = None
     if shot is not None:
         file, thumb = photos.store(upload_dir, shot)
@@ -329,19 +356,19 @@ def record_activity(actor: Actor, pid: str, values: dict, uploads, captions, upl
     errors: dict[str, str] = {}
     kind = str(values.get("kind") or "")
     if kind not in ACTIVITY_KINDS:
-        errors["kind"] = "请选择活动类型。"
-    title = text(values.get("title"), "活动主题", TITLE_MAX, errors, "title")
-    held_on = past_date(values.get("held_on"), "活动日期", config, now, errors, "held_on")
-    place = text(values.get("place"), "活动地点", PLACE_MAX, errors, "place")
+        errors["kind"] = _("请选择活动类型。")
+    title = text(values.get("title"), N_("活动主题"), TITLE_MAX, errors, "title")
+    held_on = past_date(values.get("held_on"), N_("活动日期"), config, now, errors, "held_on")
+    place = text(values.get("place"), N_("活动地点"), PLACE_MAX, errors, "place")
     participants = participants_count(values.get("participants"), errors)
-    summary = text(values.get("summary"), "活动简介", SUMMARY_MAX, errors, "summary",
+    summary = text(values.get("summary"), N_("活动简介"), SUMMARY_MAX, errors, "summary",
                    multiline=True)  # fmt: skip
     prepared = prepare_photos(config, uploads, captions, errors)
     if prepared and "photos" not in errors:
         _duplicate_photos(pid, prepared, errors, "photos")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "登记活动记录")
+    late = late_flag(config, project["unit"], now, "activity")
     activity_id = str(uuid.uuid4())
     events = [NewEvent("ActivityRecorded", {
         "activity_id": activity_id, "kind": kind, "title": title, "held_on": held_on,
@@ -357,19 +384,19 @@ def add_photos(actor: Actor, pid: str, uploads, captions, upload_dir: str, activ
     project, config = _checked(actor, pid)
     errors: dict[str, str] = {}
     if not uploads:
-        errors["photos"] = "请选择要上传的照片。"
+        errors["photos"] = _("请选择要上传的照片。")
     if activity and not db.fetchone(
         "SELECT 1 FROM evidence_activity WHERE activity_id = ? AND project = ? "
         "AND withdrawn_position IS NULL",
         (activity, pid),
     ):
-        errors["activity"] = "所选活动不存在或已撤回。"
+        errors["activity"] = _("所选活动不存在或已撤回。")
     prepared = prepare_photos(config, uploads, captions, errors) if uploads else []
     if prepared and "photos" not in errors:
         _duplicate_photos(pid, prepared, errors, "photos")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "上传照片")
+    late = late_flag(config, project["unit"], now, "photo")
     return append(actor, pid, photo_events(upload_dir, prepared, activity or None, late),
                   "photo", now)  # fmt: skip
 
@@ -382,7 +409,7 @@ def change_caption(actor: Actor, pid: str, photo_id: str, caption: str, now=None
         (photo_id, pid),
     )
     if row is None:
-        raise FormErrors({"photo_id": "照片不存在或已撤回。"})
+        raise FormErrors({"photo_id": _("照片不存在或已撤回。")})
     errors: dict[str, str] = {}
     caption = clean_caption(caption, config, errors, "caption")
     if errors:
@@ -400,7 +427,7 @@ def withdraw(actor: Actor, pid: str, kind: str, item_id: str, reason: str, now=N
     project = load(pid)
     require_poster(actor, project)
     if kind not in WITHDRAW_KINDS:
-        raise FormErrors({"kind": "要撤回的材料类型不正确。"})
+        raise FormErrors({"kind": _("要撤回的材料类型不正确。")})
     lifecycle.require_state("funding" if kind == "expense" else "evidence", project["state"])
     table, key = TABLES[kind]
     found = db.fetchone(
@@ -409,8 +436,8 @@ def withdraw(actor: Actor, pid: str, kind: str, item_id: str, reason: str, now=N
     )
     errors: dict[str, str] = {}
     if not found:
-        errors["item_id"] = f"该{WITHDRAW_KINDS[kind]}不存在或已撤回。"
-    reason = text(reason, "撤回原因", 200, errors, "reason")
+        errors["item_id"] = _(WITHDRAW_MISSING[kind])
+    reason = text(reason, N_("撤回原因"), 200, errors, "reason")
     if errors:
         raise FormErrors(errors)
     event = NewEvent("EvidenceWithdrawn", {"kind": kind, "item_id": item_id, "reason": reason})

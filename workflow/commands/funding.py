@@ -17,6 +17,7 @@ from .. import authz, db, files, lifecycle, log
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden
 from ..events import NewEvent
+from ..i18n import N_, _
 from . import campaigns
 from .applications import FormErrors
 from .evidence import append, load, past_date, require_poster, stream, text
@@ -26,24 +27,28 @@ MAX_AMOUNT = Decimal("9999999.99")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def parse_amount(value, errors: dict, key: str = "amount", label: str = "金额") -> Decimal | None:
-    """'1,200.5' -> Decimal('1200.50'); errors in Chinese for anything else."""
+def parse_amount(
+    value, errors: dict, key: str = "amount", label: str = N_("金额")
+) -> Decimal | None:
+    """'1,200.5' -> Decimal('1200.50'); errors (in the request's language) for anything else.
+    `label` is N_-marked, translated here."""
     raw = str(value or "").strip()
     for junk in (",", "，", " ", "元", "¥", "￥"):
         raw = raw.replace(junk, "")
+    label = _(label)
     if not raw:
-        errors[key] = f"请填写{label}。"
+        errors[key] = _("请填写%(label)s。", label=label)
         return None
     if not NUMBER.match(raw):
-        errors[key] = f"{label}须为数字，例如 1200.50。"
+        errors[key] = _("%(label)s须为数字，例如 1200.50。", label=label)
         return None
     amount = Decimal(raw)
     if amount <= 0:
-        errors[key] = f"{label}必须大于 0。"
+        errors[key] = _("%(label)s必须大于 0。", label=label)
     elif amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        errors[key] = f"{label}最多保留两位小数（精确到分）。"
+        errors[key] = _("%(label)s最多保留两位小数（精确到分）。", label=label)
     elif amount > MAX_AMOUNT:
-        errors[key] = f"{label}不能超过 {MAX_AMOUNT:,} 元。"
+        errors[key] = _("%(label)s不能超过 %(max)s 元。", label=label, max=f"{MAX_AMOUNT:,}")
     else:
         return amount.quantize(CENT)
     return None
@@ -51,7 +56,7 @@ def parse_amount(value, errors: dict, key: str = "amount", label: str = "金额"
 
 def _funded(config: dict) -> None:
     if not config.get("funding"):
-        raise DomainError("该创建活动不设项目经费。")
+        raise DomainError(_("该创建活动不设项目经费。"))
 
 
 def set_budget(actor: Actor, pid: str, amount, note: str, now=None):
@@ -59,13 +64,13 @@ def set_budget(actor: Actor, pid: str, amount, note: str, now=None):
     require(actor, "campaign.manage")
     project = load(pid)
     if not authz.in_scope(actor, project["unit"]):
-        raise Forbidden("您不能管理该单位的项目经费。")
+        raise Forbidden(_("您不能管理该单位的项目经费。"))
     config = campaigns.get(project["campaign"])
     _funded(config)
     lifecycle.require_state("funding", project["state"])
     errors: dict[str, str] = {}
-    value = parse_amount(amount, errors, label="预算金额")
-    note = text(note, "说明", 200, errors, "note", required=False)
+    value = parse_amount(amount, errors, label=N_("预算金额"))
+    note = text(note, N_("说明"), 200, errors, "note", required=False)
     if errors:
         raise FormErrors(errors)
     event = NewEvent("BudgetSet", {"amount": str(value), "note": note})
@@ -81,15 +86,15 @@ def record_expense(actor: Actor, pid: str, values: dict, receipt, upload_dir: st
     _funded(config)
     lifecycle.require_state("funding", project["state"])
     errors: dict[str, str] = {}
-    spent_on = past_date(values.get("spent_on"), "支出日期", config, now, errors, "spent_on")
-    item = text(values.get("item"), "支出事项", 100, errors, "item")
+    spent_on = past_date(values.get("spent_on"), N_("支出日期"), config, now, errors, "spent_on")
+    item = text(values.get("item"), N_("支出事项"), 100, errors, "item")
     amount = parse_amount(values.get("amount"), errors)
     ref = None
     if receipt is not None:
         try:
             ref = files.check(receipt[0], receipt[1])
         except DomainError as exc:
-            errors["receipt"] = f"票据扫描件：{exc.message}"
+            errors["receipt"] = _("票据扫描件：%(error)s", error=exc.message)
     if errors:
         raise FormErrors(errors)
     if receipt is not None:

@@ -10,6 +10,7 @@ from .. import db, log
 from ..authz import Actor, require
 from ..errors import DomainError
 from ..events import NewEvent
+from ..i18n import _
 from ..orgtree import KINDS, LEVELS, PARENT_LEVELS, parse_kind, parse_level
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -31,26 +32,29 @@ def _check_unit(code, name, level, kind, parent, pending: dict | None = None) ->
     pending = pending or {}
     if not CODE_RE.match(code or ""):
         raise DomainError(
-            "组织编码只能由字母、数字、点、横线和下划线组成，最长 40 个字符。", "code"
+            _("组织编码只能由字母、数字、点、横线和下划线组成，最长 40 个字符。"), "code"
         )
     if not name or len(name) > NAME_MAX:
-        raise DomainError(f"组织名称不能为空，且不超过 {NAME_MAX} 个字符。", "name")
+        raise DomainError(_("组织名称不能为空，且不超过 %(max)s 个字符。", max=NAME_MAX), "name")
     if level not in LEVELS:
-        raise DomainError("组织层级只能是：党委、党总支、党支部。", "level")
+        raise DomainError(_("组织层级只能是：党委、党总支、党支部。"), "level")
     if get_unit(code) or code in pending:
-        raise DomainError(f"组织编码 {code} 已存在。", "code")
+        raise DomainError(_("组织编码 %(code)s 已存在。", code=code), "code")
     if level == "branch" and kind not in KINDS:
-        raise DomainError("党支部须注明类型：教工、学生或机关直属。", "kind")
+        raise DomainError(_("党支部须注明类型：教工、学生或机关直属。"), "kind")
     if not PARENT_LEVELS[level]:
         if parent:
-            raise DomainError("党委是最上级组织，不能有上级。", "parent")
+            raise DomainError(_("党委是最上级组织，不能有上级。"), "parent")
         return
     parent_level = pending.get(parent) or (get_unit(parent) or (None, None, None))[2]
     if parent_level is None:
-        raise DomainError(f"上级组织 {parent or '（空）'} 不存在。", "parent")
+        raise DomainError(_("上级组织 %(code)s 不存在。", code=parent or _("（空）")), "parent")
     if parent_level not in PARENT_LEVELS[level]:
-        allowed = "、".join(LEVELS[x] for x in PARENT_LEVELS[level])
-        raise DomainError(f"{LEVELS[level]}的上级只能是{allowed}。", "parent")
+        allowed = _("、").join(_(LEVELS[x]) for x in PARENT_LEVELS[level])
+        raise DomainError(
+            _("%(level)s的上级只能是%(allowed)s。", level=_(LEVELS[level]), allowed=allowed),
+            "parent",
+        )
 
 
 def create_unit(actor: Actor, code, name, level, kind=None, parent=None, now=None):
@@ -69,11 +73,11 @@ def rename_unit(actor: Actor, code, name, reason, now=None):
     require(actor, "org.manage")
     name = (name or "").strip()
     if not get_unit(code):
-        raise DomainError(f"组织 {code} 不存在。")
+        raise DomainError(_("组织 %(code)s 不存在。", code=code))
     if not name or len(name) > NAME_MAX:
-        raise DomainError(f"组织名称不能为空，且不超过 {NAME_MAX} 个字符。", "name")
+        raise DomainError(_("组织名称不能为空，且不超过 %(max)s 个字符。", max=NAME_MAX), "name")
     if not (reason or "").strip():
-        raise DomainError("请填写修改原因。", "reason")
+        raise DomainError(_("请填写修改原因。"), "reason")
     version = log.stream_version(stream(code))
     event = NewEvent("OrgUnitRenamed", {"code": code, "name": name, "reason": reason.strip()})
     return log.append(stream(code), version, [event], actor.username, now)
@@ -101,17 +105,21 @@ def import_csv(actor: Actor, text: str, now=None) -> int:
         kind = parse_kind(kind_text) if level == "branch" else None
         try:
             if level is None:
-                raise DomainError(f"层级“{level_text}”无法识别（应为党委、党总支或党支部）")
+                raise DomainError(
+                    _("层级“%(level)s”无法识别（应为党委、党总支或党支部）", level=level_text)
+                )
             _check_unit(code, name, level, kind, parent or None, pending)
         except DomainError as exc:
-            errors.append(f"第 {lineno} 行：{exc.message.rstrip('。')}")
+            errors.append(
+                _("第 %(line)s 行：%(error)s", line=lineno, error=exc.message.rstrip("。"))
+            )
             continue
         pending[code] = level
         units.append((code, name, level, kind, parent or None))
     if errors:
-        raise DomainError("导入未执行，请修改后重试：\n" + "\n".join(errors))
+        raise DomainError(_("导入未执行，请修改后重试：\n%(errors)s", errors="\n".join(errors)))
     if not units:
-        raise DomainError("文件中没有组织数据。")
+        raise DomainError(_("文件中没有组织数据。"))
     with db.writer_transaction():
         db.take_writer_lock()
         for code, name, level, kind, parent in units:

@@ -26,6 +26,7 @@ from ..authz import SYSTEM, Actor, require
 from ..deadlines import LOCAL_FORMAT
 from ..errors import Forbidden
 from ..events import NewEvent
+from ..i18n import _, documents_language
 from . import campaigns
 
 NAMESPACE = uuid.UUID("5f0c3c1e-9a55-4d0e-a7a4-6b7d1f0e4c21")
@@ -105,6 +106,13 @@ def _local_day(config: dict, now: datetime) -> str:
 
 
 def _note(config: dict, owed: Owed, kind: str, now: datetime) -> str:
+    """The reminder's text, stored in its event: Chinese whatever the sender's UI language
+    (built like a document, so the due time is the Chinese date too)."""
+    with documents_language():
+        return _note_text(config, owed, kind, now)
+
+
+def _note_text(config: dict, owed: Owed, kind: str, now: datetime) -> str:
     tz = config["timezone"]
     stage = deadlines.stage(config, owed.stage)
     name, due = stage["name"] if stage else owed.stage, deadlines.show(owed.due, tz)
@@ -199,7 +207,7 @@ def remind_overdue(actor: Actor, slug: str, now: datetime | None = None) -> Remi
     now = now or datetime.now(UTC)
     config = campaigns.get(slug)
     if actor.unit is not None and not authz.in_scope(actor, config["committee"]):
-        raise Forbidden("您不能管理该创建活动。")
+        raise Forbidden(_("您不能管理该创建活动。"))
     planned = _plan(config, now, overdue_now)
     return RemindResult(_append_new(slug, planned, actor, now), len(planned))
 

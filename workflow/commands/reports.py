@@ -22,7 +22,7 @@ from ..authz import Actor
 from ..campaign_templates import MIDTERM_REPORT_SECTIONS
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
-from ..i18n import N_
+from ..i18n import N_, _
 from . import campaigns
 from .applications import get_project
 from .applications import stream as project_stream
@@ -137,12 +137,23 @@ def clean_sections(config: dict, kind: str, texts: dict) -> tuple[list[dict], in
             missing.append(title)
         sections.append({"code": code, "title": title, "text": text})
     if missing:
-        raise DomainError(f"{KINDS[kind]}缺少以下部分：{'、'.join(missing)}。每一部分都需要填写。")
+        raise DomainError(
+            _(
+                "%(kind)s缺少以下部分：%(sections)s。每一部分都需要填写。",
+                kind=_(KINDS[kind]),
+                sections=_("、").join(missing),
+            )
+        )
     chars = sum(len(s["text"]) for s in sections)
     if chars > r["max_chars"]:
         raise DomainError(
-            f"{KINDS[kind]}共 {chars} 字，超过 {r['max_chars']} 字的限制"
-            f"（多出 {chars - r['max_chars']} 字）。请删减后再提交。"
+            _(
+                "%(kind)s共 %(chars)s 字，超过 %(max)s 字的限制（多出 %(over)s 字）。请删减后再提交。",
+                kind=_(KINDS[kind]),
+                chars=chars,
+                max=r["max_chars"],
+                over=chars - r["max_chars"],
+            )
         )
     return sections, chars
 
@@ -154,10 +165,17 @@ def clean_photos(config: dict, kind: str, pid: str, picks: list) -> list[dict]:
     n = len(picks)
     if n < r["photos_min"] or n > r["photos_max"]:
         need = (f"{r['photos_min']}–{r['photos_max']}" if r["photos_min"]
-                else f"至多 {r['photos_max']}")  # fmt: skip
-        raise DomainError(f"{KINDS[kind]}需要 {need} 张照片，现在选了 {n} 张。")
-    if len({p for p, _ in picks}) != n:
-        raise DomainError("同一张照片不能重复选入报告。")
+                else _("至多 %(n)s", n=r["photos_max"]))  # fmt: skip
+        raise DomainError(
+            _(
+                "%(kind)s需要 %(need)s 张照片，现在选了 %(n)s 张。",
+                kind=_(KINDS[kind]),
+                need=need,
+                n=n,
+            )
+        )
+    if len({p for p, _caption in picks}) != n:
+        raise DomainError(_("同一张照片不能重复选入报告。"))
     out = []
     for i, (photo_id, caption) in enumerate(picks, 1):
         row = db.fetchone(
@@ -166,11 +184,11 @@ def clean_photos(config: dict, kind: str, pid: str, picks: list) -> list[dict]:
             (photo_id, pid),
         )
         if row is None:
-            raise DomainError(f"第 {i} 张照片不是本项目的照片（或已撤回），不能选入报告。")
+            raise DomainError(_("第 %(i)s 张照片不是本项目的照片（或已撤回），不能选入报告。", i=i))
         if not caption:
-            raise DomainError(f"第 {i} 张照片缺少说明文字。报告中的每张照片都需要说明。")
+            raise DomainError(_("第 %(i)s 张照片缺少说明文字。报告中的每张照片都需要说明。", i=i))
         if len(caption) > CAPTION_MAX:
-            raise DomainError(f"第 {i} 张照片的说明超过 {CAPTION_MAX} 字。")
+            raise DomainError(_("第 %(i)s 张照片的说明超过 %(max)s 字。", i=i, max=CAPTION_MAX))
         out.append({"photo_id": row[0], "sha256": row[1], "caption": caption,
                     "width": int(row[3]), "height": int(row[4]), "mime": row[5]})  # fmt: skip
     return out
@@ -180,13 +198,15 @@ def check_attachments(uploads: list) -> list[tuple[dict, bytes]]:
     """uploads: [(name, bytes)]. Each checked by content (PDF, JPEG, PNG) within the size limit."""
     uploads = [(n, d) for n, d in uploads if d]
     if len(uploads) > ATTACHMENTS_MAX:
-        raise DomainError(f"附件至多 {ATTACHMENTS_MAX} 个。")
+        raise DomainError(_("附件至多 %(n)s 个。", n=ATTACHMENTS_MAX))
     out = []
     for name, data in uploads:
         try:
             ref = files.check(data, name, allowed=ATTACHMENT_KINDS, max_bytes=ATTACHMENT_MAX_BYTES)
         except DomainError as exc:
-            raise DomainError(f"附件“{files.safe_name(name)}”：{exc}") from exc
+            raise DomainError(
+                _("附件“%(name)s”：%(error)s", name=files.safe_name(name), error=exc)
+            ) from exc
         out.append((ref, data))
     return out
 
@@ -203,25 +223,26 @@ def submit(actor: Actor, pid: str, kind: str, texts: dict, picks: list, uploads:
     now = now or datetime.now(UTC)
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     if not may_post(actor, project):
-        raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以提交报告。")
+        raise Forbidden(_("您没有权限进行此操作：只有本单位的申报人或书记可以提交报告。"))
     config = campaigns.get(project["campaign"])
     if kind not in KINDS or not has_kind(config, kind):
-        raise DomainError("本次活动没有这一报告。")
-    lifecycle.require_state("report_final" if kind == "final" else "report_midterm",
-                            project["state"])  # fmt: skip
+        raise DomainError(_("本次活动没有这一报告。"))
+    move = "report_final" if kind == "final" else "report_midterm"
+    lifecycle.require_state(move, project["state"])
     stage = rules(config, kind)["stage"]
-    late = deadlines.check_window(config, stage, project["unit"], now, f"提交{KINDS[kind]}")
+    # The move's label is the action: 提交总结报告 / 提交中期报告 (translated in check_window).
+    late = deadlines.check_window(config, stage, project["unit"], now, lifecycle.MOVES[move][0])
     sections, chars = clean_sections(config, kind, texts)
     photos = clean_photos(config, kind, pid, picks)
     checked = check_attachments(uploads)
     previous = get_report(pid, kind)
     kept = [a for a in (previous["attachments"] if previous else [])
             if a["sha256"] in set(keep_attachments or [])]  # fmt: skip
-    attachments = kept + [ref for ref, _ in checked]
+    attachments = kept + [ref for ref, _data in checked]
     if len(attachments) > ATTACHMENTS_MAX:
-        raise DomainError(f"附件至多 {ATTACHMENTS_MAX} 个。")
+        raise DomainError(_("附件至多 %(n)s 个。", n=ATTACHMENTS_MAX))
     revision = (previous["revision"] if previous else 0) + 1
     event = NewEvent(
         "ReportSubmitted",

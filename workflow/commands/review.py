@@ -7,12 +7,13 @@ from .. import authz, db, lifecycle, log
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent
+from ..i18n import N_, _
 from .applications import get_project, stream
 
 ACTIONS = {
-    "return": ("ReviewReturned", "退回修改", "returned"),
-    "approve": ("ProjectApproved", "立项", "approved"),
-    "reject": ("ProjectRejected", "不予立项", "rejected"),
+    "return": ("ReviewReturned", N_("退回修改"), "returned"),
+    "approve": ("ProjectApproved", N_("立项"), "approved"),
+    "reject": ("ProjectRejected", N_("不予立项"), "rejected"),
 }
 TEXT_MAX = 1000
 
@@ -20,9 +21,11 @@ TEXT_MAX = 1000
 def _checked_text(action: str, text: str) -> str:
     text = (text or "").strip()
     if action in ("return", "reject") and not text:
-        raise DomainError("退回或不予立项时必须写明原因（申报单位会看到）。", "text")
+        raise DomainError(_("退回或不予立项时必须写明原因（申报单位会看到）。"), "text")
     if len(text) > TEXT_MAX:
-        raise DomainError(f"原因或意见最多 {TEXT_MAX} 字，当前 {len(text)} 字。", "text")
+        raise DomainError(
+            _("原因或意见最多 %(max)s 字，当前 %(n)s 字。", max=TEXT_MAX, n=len(text)), "text"
+        )
     return text
 
 
@@ -35,9 +38,9 @@ def _event(action: str, revision: int, text: str) -> NewEvent:
 def _reviewable(actor: Actor, pid: str) -> dict:
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     if not authz.in_scope(actor, project["unit"]):
-        raise Forbidden("您不能审核该单位的项目。")
+        raise Forbidden(_("您不能审核该单位的项目。"))
     lifecycle.require_state("review", project["state"])
     return project
 
@@ -46,7 +49,7 @@ def decide(actor: Actor, pid: str, action: str, text: str, version: int, now=Non
     """One review decision, appended only if the project is still at `version`."""
     require(actor, "review.act")
     if action not in ACTIONS:
-        raise DomainError("未知的审核操作。")
+        raise DomainError(_("未知的审核操作。"))
     text = _checked_text(action, text)
     current = log.stream_version(stream(pid))
     if version != current:  # someone acted since this page was shown
@@ -60,10 +63,10 @@ def plan_bulk(actor: Actor, pids: list[str], action: str, text: str) -> list[dic
     """The dry run: what each selected project would become, or why it would be skipped."""
     require(actor, "review.act")
     if action not in ("return", "approve"):
-        raise DomainError("批量操作只能是批量立项或批量退回。")
+        raise DomainError(_("批量操作只能是批量立项或批量退回。"))
     _checked_text(action, text)
     if not pids:
-        raise DomainError("请先勾选项目。")
+        raise DomainError(_("请先勾选项目。"))
     plan = []
     for pid in dict.fromkeys(pids):  # keep order, drop duplicates
         row = {"id": pid, "brand_name": "", "from": None, "to": ACTIONS[action][2], "skip": None}
@@ -85,7 +88,7 @@ def run_bulk(actor: Actor, pids: list[str], action: str, text: str, now=None) ->
     plan = plan_bulk(actor, pids, action, text)
     todo = [row for row in plan if not row["skip"]]
     if not todo:
-        raise DomainError("所选项目都不处于“组织部审核中”，没有可执行的操作。")
+        raise DomainError(_("所选项目都不处于“组织部审核中”，没有可执行的操作。"))
     with db.writer_transaction():
         db.take_writer_lock()
         for row in todo:

@@ -23,13 +23,13 @@ from .. import db, deadlines, lifecycle, log, rubric
 from ..authz import Actor, require
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import NewEvent, canonical_json
-from ..i18n import N_
+from ..i18n import N_, _
 from ..rubric import RubricError
 from . import campaigns
 from .applications import get_project
 from .applications import stream as project_stream
 
-ROUNDS = {"midterm": "中期评估", "final": "评估认定"}
+ROUNDS = {"midterm": N_("中期评估"), "final": N_("评估认定")}
 ROUND_MOVES = {"midterm": "score_midterm", "final": "score_final"}
 COMMENT_MAX = 500
 REASON_MAX = 500
@@ -43,12 +43,17 @@ def score_stream(pid: str, round_: str, reviewer: str) -> str:
     return f"score:{pid}:{round_}:{reviewer}"
 
 
-def reason_text(reason: str, what: str = "原因") -> str:
+def reason_text(reason: str, what: str = N_("原因")) -> str:
+    """The reason, required and bounded; `what` names it (an N_-marked label)."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError(f"请填写{what}（将记入日志）。", "reason")
+        raise DomainError(_("请填写%(what)s（将记入日志）。", what=_(what)), "reason")
     if len(reason) > REASON_MAX:
-        raise DomainError(f"{what}不超过 {REASON_MAX} 个字符，当前 {len(reason)} 个。", "reason")
+        raise DomainError(
+            _("%(what)s不超过 %(max)s 个字符，当前 %(n)s 个。", what=_(what), max=REASON_MAX,
+              n=len(reason)),
+            "reason",
+        )  # fmt: skip
     return reason
 
 
@@ -57,7 +62,7 @@ def check_version(stream: str, version) -> int:
     try:
         version = int(version)
     except (TypeError, ValueError):
-        raise DomainError("页面缺少版本信息，请刷新页面后重试。") from None
+        raise DomainError(_("页面缺少版本信息，请刷新页面后重试。")) from None
     current = log.stream_version(stream)
     if version != current:
         raise log.ConcurrencyError(stream, version, current)
@@ -82,7 +87,7 @@ def rubric_at(slug: str, version: int | None = None) -> dict:
     if row is None:
         if version is None:
             return copy.deepcopy(campaigns.get(slug)["rubric"])
-        raise NotFound(f"评分细则第 {version} 版不存在。")
+        raise NotFound(_("评分细则第 %(version)s 版不存在。", version=version))
     return json.loads(row[0])
 
 
@@ -101,13 +106,14 @@ def rubric_history(slug: str) -> list[dict]:
             for v, reason, source, at, who in rows]  # fmt: skip
 
 
-SOURCES = {"template": "模板默认", "edit": "在线修改", "csv": "导入 CSV", "json": "导入 JSON"}
+SOURCES = {"template": N_("模板默认"), "edit": N_("在线修改"), "csv": N_("导入 CSV"),
+           "json": N_("导入 JSON")}  # fmt: skip
 
 
 def _change(actor: Actor, slug: str, new: dict, reason: str, source: str, version, now=None):
     require(actor, "rubric.manage")
     campaigns.get(slug)
-    reason = reason_text(reason, "修改原因")
+    reason = reason_text(reason, N_("修改原因"))
     stream = campaigns.stream(slug)
     with db.writer_transaction():
         db.take_writer_lock()
@@ -120,7 +126,7 @@ def _change(actor: Actor, slug: str, new: dict, reason: str, source: str, versio
         except RubricError as exc:
             raise DomainError(str(exc)) from None
         if canonical_json(_without_version(new)) == canonical_json(_without_version(old)):
-            raise DomainError("评分细则没有变化。")
+            raise DomainError(_("评分细则没有变化。"))
         event = NewEvent(
             "RubricChanged",
             {"version": new["version"], "rubric": new, "reason": reason, "source": source},
@@ -153,9 +159,9 @@ def _number(text, label: str):
     try:
         value = Decimal(text)
     except Exception:
-        raise DomainError(f"{label}：“{text}”不是数字。") from None
+        raise DomainError(_("%(label)s：“%(text)s”不是数字。", label=label, text=text)) from None
     if not value.is_finite():
-        raise DomainError(f"{label}：“{text}”不是有效数字。")
+        raise DomainError(_("%(label)s：“%(text)s”不是有效数字。", label=label, text=text))
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -165,9 +171,9 @@ def _levels(text: str) -> list:
         if not part.strip():
             continue
         if "=" not in part:
-            raise DomainError("等级应写成“好=10;较好=8;一般=5;差=0”。")
+            raise DomainError(_("等级应写成“好=10;较好=8;一般=5;差=0”。"))
         name, points = part.split("=", 1)
-        out.append([name.strip(), _number(points, f"等级“{name.strip()}”的分值")])
+        out.append([name.strip(), _number(points, _("等级“%(name)s”的分值", name=name.strip()))])
     return out
 
 
@@ -176,13 +182,13 @@ def criterion_from_form(values: dict, base: dict | None = None) -> dict:
     c = dict(base or {})
     c["name"] = (values.get("name") or "").strip()
     if len(c["name"]) > 60:
-        raise DomainError("指标名称不超过 60 个字符。")
+        raise DomainError(_("指标名称不超过 60 个字符。"))
     mode = (values.get("mode") or c.get("mode") or "range").strip()
     if mode not in rubric.MODES:
-        raise DomainError("请选择有效的计分方式。")
+        raise DomainError(_("请选择有效的计分方式。"))
     c["mode"] = mode
-    for key, label in (("max", "满分"), ("step", "分值步长"), ("per", "每次分值"),
-                       ("cap", "封顶分")):  # fmt: skip
+    for key, label in (("max", _("满分")), ("step", _("分值步长")), ("per", _("每次分值")),
+                       ("cap", _("封顶分"))):  # fmt: skip
         number = _number(values.get(key), label)
         if number is None:
             c.pop(key, None)
@@ -201,9 +207,8 @@ def criterion_from_form(values: dict, base: dict | None = None) -> dict:
     for key, limit in (("guidance", 500), ("evidence", 200)):
         text = (values.get(key) or "").strip()
         if len(text) > limit:
-            raise DomainError(
-                f"{'评分说明' if key == 'guidance' else '考评材料'}不超过 {limit} 字。"
-            )
+            label = _("评分说明") if key == "guidance" else _("考评材料")
+            raise DomainError(_("%(label)s不超过 %(limit)s 字。", label=label, limit=limit))
         if text:
             c[key] = text
         else:
@@ -216,7 +221,7 @@ def edit_criterion(actor, slug, code, values: dict, reason, version, now=None):
     new = current_rubric(slug)
     found = _find(new["criteria"], code)
     if not found:
-        raise NotFound(f"指标 {code} 不存在。")
+        raise NotFound(_("指标 %(code)s 不存在。", code=code))
     siblings, index = found
     siblings[index] = criterion_from_form(values, siblings[index])
     return _change(actor, slug, new, reason, "edit", version, now)
@@ -227,14 +232,14 @@ def add_criterion(actor, slug, parent, code, values: dict, reason, version, now=
     new = current_rubric(slug)
     code = (code or "").strip()
     if not code or len(code) > 20:
-        raise DomainError("请填写指标编号（不超过 20 个字符）。")
+        raise DomainError(_("请填写指标编号（不超过 20 个字符）。"))
     if _find(new["criteria"], code):
-        raise DomainError(f"指标编号 {code} 已存在。")
+        raise DomainError(_("指标编号 %(code)s 已存在。", code=code))
     criterion = {"code": code, **criterion_from_form(values)}
     if parent:
         found = _find(new["criteria"], parent)
         if not found:
-            raise NotFound(f"上级指标 {parent} 不存在。")
+            raise NotFound(_("上级指标 %(code)s 不存在。", code=parent))
         siblings, index = found
         siblings[index].setdefault("children", []).append(criterion)
     else:
@@ -246,7 +251,7 @@ def remove_criterion(actor, slug, code, reason, version, now=None):
     new = current_rubric(slug)
     found = _find(new["criteria"], code)
     if not found:
-        raise NotFound(f"指标 {code} 不存在。")
+        raise NotFound(_("指标 %(code)s 不存在。", code=code))
     siblings, index = found
     del siblings[index]
     return _change(actor, slug, new, reason, "edit", version, now)
@@ -255,11 +260,11 @@ def remove_criterion(actor, slug, code, reason, version, now=None):
 def import_rubric(actor, slug, text: str, fmt: str, reason, version, now=None):
     """Replace the rubric from CSV or JSON: validated as a whole, all or nothing."""
     if not (text or "").strip():
-        raise DomainError("请选择或粘贴要导入的评分细则。")
+        raise DomainError(_("请选择或粘贴要导入的评分细则。"))
     try:
         new = rubric.from_csv(text) if fmt == "csv" else rubric.from_json(text)
     except RubricError as exc:
-        raise DomainError(f"导入失败，未做任何修改：{exc}") from None
+        raise DomainError(_("导入失败，未做任何修改：%(error)s", error=exc)) from None
     return _change(actor, slug, new, reason, fmt, version, now)
 
 
@@ -269,10 +274,10 @@ def import_rubric(actor, slug, text: str, fmt: str, reason, version, now=None):
 def round_stage(config: dict, round_: str) -> dict:
     """The campaign stage a round scores in; a campaign without it has no such round."""
     if round_ not in ROUNDS:
-        raise NotFound("评分轮次只能是中期评估（midterm）或评估认定（final）。")
+        raise NotFound(_("评分轮次只能是中期评估（midterm）或评估认定（final）。"))
     stage = deadlines.stage(config, round_)
     if stage is None:
-        raise NotFound(f"该创建活动没有“{ROUNDS[round_]}”阶段。")
+        raise NotFound(_("该创建活动没有“%(round)s”阶段。", round=_(ROUNDS[round_])))
     return stage
 
 
@@ -309,21 +314,22 @@ def open_round(actor: Actor, slug: str, round_: str, note: str, version, now=Non
     stage = round_stage(config, round_)
     note = (note or "").strip()
     if len(note) > REASON_MAX:
-        raise DomainError(f"说明不超过 {REASON_MAX} 个字符。")
+        raise DomainError(_("说明不超过 %(max)s 个字符。", max=REASON_MAX))
     tz = config["timezone"]
     opens, due = deadlines.parse_local(stage["opens"], tz), deadlines.parse_local(stage["due"], tz)
     if now < opens:
         raise DomainError(
-            f"“{stage['name']}”阶段尚未开始（{deadlines.show(opens, tz)} 开始），暂不能开启评分。"
-        )
+            _("“%(stage)s”阶段尚未开始（%(opens)s 开始），暂不能开启评分。", stage=stage["name"],
+              opens=deadlines.show(opens, tz))
+        )  # fmt: skip
     with db.writer_transaction():
         db.take_writer_lock()
         expected = check_version(panel_stream(slug), version)
         state = round_state(slug, round_)["state"]
         if state == "open":
-            raise DomainError(f"“{stage['name']}”评分已经开启。")
+            raise DomainError(_("“%(stage)s”评分已经开启。", stage=stage["name"]))
         if state == "closed":
-            raise DomainError(f"“{stage['name']}”评分已经结束，不能重新开启。")
+            raise DomainError(_("“%(stage)s”评分已经结束，不能重新开启。", stage=stage["name"]))
         event = NewEvent("ScoringRoundOpened", {"round": round_, "late": now > due, "note": note})
         return log.append(panel_stream(slug), expected, [event], actor.username, now)[0]
 
@@ -431,7 +437,7 @@ def close_round(actor: Actor, slug: str, round_: str, version, now=None):
         db.take_writer_lock()
         expected = check_version(panel_stream(slug), version)
         if round_state(slug, round_)["state"] != "open":
-            raise DomainError(f"“{stage['name']}”评分未开启或已经结束。")
+            raise DomainError(_("“%(stage)s”评分未开启或已经结束。", stage=stage["name"]))
         plan = close_plan(slug, round_)
         scored = [p for p in plan if p["moves"]]
         closing = NewEvent(
@@ -485,8 +491,10 @@ def clean_comments(r: dict, values: dict) -> dict:
         text = str(values.get(c["code"]) or "").replace("\r\n", "\n").strip()
         if len(text) > COMMENT_MAX:
             raise DomainError(
-                f"“{c['name']}”的评语不超过 {COMMENT_MAX} 字，当前 {len(text)} 字。", c["code"]
-            )
+                _("“%(name)s”的评语不超过 %(max)s 字，当前 %(n)s 字。", name=c["name"],
+                  max=COMMENT_MAX, n=len(text)),
+                c["code"],
+            )  # fmt: skip
         if text:
             out[c["code"]] = text
     return out
@@ -578,18 +586,19 @@ def require_scorer(actor: Actor, pid: str, round_: str) -> tuple[dict, dict, dic
     require(actor, "scoring.score")
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     config = campaigns.get(project["campaign"])
     stage = round_stage(config, round_)
     reason = exclusion(pid, actor.username)
     if reason:
-        raise Forbidden(f"您与该项目存在利益冲突，须回避，不能评分：{reason}")
+        raise Forbidden(_("您与该项目存在利益冲突，须回避，不能评分：%(reason)s", reason=reason))
     if actor.username not in panel_of(pid, round_):
-        raise Forbidden(f"您未被分配评审该项目的“{stage['name']}”，不能评分。")
+        raise Forbidden(_("您未被分配评审该项目的“%(stage)s”，不能评分。", stage=stage["name"]))
     state = round_state(project["campaign"], round_)["state"]
+    if state == "pending":
+        raise DomainError(_("“%(stage)s”评分尚未开启，不能评分或修改评分。", stage=stage["name"]))
     if state != "open":
-        word = "尚未开启" if state == "pending" else "已经结束"
-        raise DomainError(f"“{stage['name']}”评分{word}，不能评分或修改评分。")
+        raise DomainError(_("“%(stage)s”评分已经结束，不能评分或修改评分。", stage=stage["name"]))
     lifecycle.require_state(ROUND_MOVES[round_], project["state"])
     return project, config, stage
 
@@ -629,16 +638,16 @@ def submit(actor: Actor, pid: str, round_: str, inputs: dict, comments: dict,
             stated = -1
         if stated != int(r.get("version", 1)):
             raise DomainError(
-                f"评分细则已更新为第 {r.get('version', 1)} 版（您打开的是第 {stated} 版），"
-                "请按新版细则核对后再提交。"
-            )
+                _("评分细则已更新为第 %(current)s 版（您打开的是第 %(stated)s 版），请按新版细则核对后再提交。",
+                  current=r.get("version", 1), stated=stated)
+            )  # fmt: skip
         expected = check_version(stream, version)
         clean = clean_inputs(r, inputs)
         notes = clean_comments(r, comments)
         try:
             result = rubric.total(r, clean)
         except RubricError as exc:
-            raise DomainError(f"评分未提交：{exc}") from None
+            raise DomainError(_("评分未提交：%(error)s", error=exc)) from None
         event = NewEvent(
             "ScoreSubmitted",
             {"project": pid, "round": round_, "reviewer": actor.username,
@@ -710,6 +719,7 @@ def reviewer_tasks(actor: Actor) -> list[dict]:
     for r in rows:
         t = dict(zip(keys, r))
         t["round_state"] = t["round_state"] or "pending"
-        t["round_name"] = ROUNDS[t["round"]]
+        code = t["round"]
+        t["round_name"] = _(ROUNDS[code])
         out.append(t)
     return out

@@ -18,15 +18,17 @@ from .. import db, log
 from ..authz import Actor, require
 from ..errors import DomainError, NotFound
 from ..events import NewEvent
+from ..i18n import N_, _
 from . import campaigns, evidence
 from .applications import get_project
 from .scoring import check_version
 
-AUDIENCES = {"college": "本学院（登录用户）", "intranet": "校内网（无需登录）"}
+AUDIENCES = {"college": N_("本学院（登录用户）"), "intranet": N_("校内网（无需登录）")}
 MAX_INTRO = 200
-SECTION_TITLES = {"brand_name": "品牌名称", "background": "创建背景", "connotation": "品牌内涵",
-                  "measures": "主要举措", "outcomes": "取得成效"}  # fmt: skip
-CATEGORY_LABELS = {"dept_brand": "一系一品牌", "branch_feature": "一支部一特色"}
+SECTION_TITLES = {"brand_name": N_("品牌名称"), "background": N_("创建背景"),
+                  "connotation": N_("品牌内涵"), "measures": N_("主要举措"),
+                  "outcomes": N_("取得成效")}  # fmt: skip
+CATEGORY_LABELS = {"dept_brand": N_("一系一品牌"), "branch_feature": N_("一支部一特色")}
 
 
 def stream(slug: str) -> str:
@@ -96,7 +98,7 @@ def brand(slug: str, pid: str, settings: dict | None = None) -> dict:
     if report:
         sections = [
             {"code": s.get("code"), "text": s.get("text") or "",
-             "title": s.get("title") or SECTION_TITLES.get(s.get("code"), s.get("code") or "")}
+             "title": s.get("title") or _label(SECTION_TITLES, s.get("code"))}
             for s in report.get("sections") or []
         ]  # fmt: skip
         photos = [
@@ -105,7 +107,7 @@ def brand(slug: str, pid: str, settings: dict | None = None) -> dict:
             for p in report.get("photos") or []
         ]  # fmt: skip
     else:
-        sections = [{"code": "intro", "title": "品牌简介", "text": fields.get("intro", "")}]
+        sections = [{"code": "intro", "title": _("品牌简介"), "text": fields.get("intro", "")}]
         photos = [
             {"sha256": p["sha256"], "thumb_sha": p["thumb_sha"], "caption": p["caption"]}
             for p in own
@@ -122,13 +124,18 @@ def brand(slug: str, pid: str, settings: dict | None = None) -> dict:
         "unit": project["unit"],
         "unit_name": _unit_name(project["unit"]),
         "category": project["category"],
-        "category_label": CATEGORY_LABELS.get(project["category"], project["category"]),
-        "outcome_label": "认定为优秀",
+        "category_label": _label(CATEGORY_LABELS, project["category"]),
+        "outcome_label": _("认定为优秀"),
         "sections": sections,
         "photos": photos,
         "cover": cover,
         "intro": intro,
     }
+
+
+def _label(labels: dict, code: str | None) -> str:
+    """The label of a code in the request's language; an unknown code as it is."""
+    return _(labels[code]) if code in labels else code or ""
 
 
 def _default_intro(sections: list[dict], fields: dict) -> str:
@@ -160,14 +167,14 @@ def publish(actor: Actor, slug: str, audience: str, version, now: datetime | Non
     require(actor, "campaign.manage")
     campaigns.get(slug)
     if audience not in AUDIENCES:
-        raise DomainError("请选择展示范围：本学院（登录用户）或校内网（无需登录）。")
+        raise DomainError(_("请选择展示范围：本学院（登录用户）或校内网（无需登录）。"))
     if not results_final(slug):
-        raise DomainError("认定结果确定后才能发布成果展示。")
+        raise DomainError(_("认定结果确定后才能发布成果展示。"))
     if not certified(slug):
-        raise DomainError("本活动没有认定为优秀的项目，无需发布成果展示。")
+        raise DomainError(_("本活动没有认定为优秀的项目，无需发布成果展示。"))
     current = state(slug)
     if current["published"] and current["audience"] == audience:
-        raise DomainError("成果展示已按该范围发布。")
+        raise DomainError(_("成果展示已按该范围发布。"))
     with db.writer_transaction():
         expected = check_version(stream(slug), version)
         event = NewEvent("ShowcasePublished", {"audience": audience})
@@ -178,7 +185,7 @@ def withdraw(actor: Actor, slug: str, version, now: datetime | None = None):
     require(actor, "campaign.manage")
     campaigns.get(slug)
     if not state(slug)["published"]:
-        raise DomainError("成果展示尚未发布。")
+        raise DomainError(_("成果展示尚未发布。"))
     with db.writer_transaction():
         expected = check_version(stream(slug), version)
         event = NewEvent("ShowcaseWithdrawn", {"published": False})
@@ -192,12 +199,14 @@ def set_brand(actor: Actor, slug: str, pid: str, cover: str | None, intro: str, 
     with db.writer_transaction():
         expected = check_version(stream(slug), version)
         if pid not in certified(slug):
-            raise NotFound("该项目不在成果展示中。")
+            raise NotFound(_("该项目不在成果展示中。"))
         intro = " ".join(str(intro or "").split())
         if len(intro) > MAX_INTRO:
-            raise DomainError(f"简介不能超过 {MAX_INTRO} 字（现为 {len(intro)} 字）。")
+            raise DomainError(
+                _("简介不能超过 %(max)s 字（现为 %(n)s 字）。", max=MAX_INTRO, n=len(intro))
+            )
         cover = cover or None
         if cover is not None and cover not in {p["sha256"] for p in brand(slug, pid, {})["photos"]}:
-            raise DomainError("封面照片须是该项目带说明的照片之一。")
+            raise DomainError(_("封面照片须是该项目带说明的照片之一。"))
         event = NewEvent("ShowcaseBrandSet", {"project": pid, "cover": cover, "intro": intro})
         return log.append(stream(slug), expected, [event], actor.username, now)[0]

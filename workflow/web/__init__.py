@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from .. import authz
 from ..errors import DomainError
+from ..i18n import N_, _
 from ..log import ConcurrencyError
 
 PUBLIC = "public"
@@ -81,16 +82,17 @@ def error_response(status: int, title: str, message: str, **extra):
 
 
 TITLES = {
-    400: "输入有误",
-    401: "未登录",
-    403: "没有权限",
-    404: "页面不存在",
-    405: "请求方式不被允许",
-    409: "内容已被他人修改",
-    413: "上传的文件太大",
-    429: "操作过于频繁",
-    500: "服务器出错了",
+    400: N_("输入有误"),
+    401: N_("未登录"),
+    403: N_("没有权限"),
+    404: N_("页面不存在"),
+    405: N_("请求方式不被允许"),
+    409: N_("内容已被他人修改"),
+    413: N_("上传的文件太大"),
+    429: N_("操作过于频繁"),
+    500: N_("服务器出错了"),
 }
+OTHER_TITLE = N_("出错了")
 
 
 def register(app: Flask) -> None:
@@ -134,7 +136,7 @@ def register(app: Flask) -> None:
         from flask import redirect, request, url_for
 
         if is_htmx():
-            response = app.make_response(error_response(401, TITLES[401], "请先登录。"))
+            response = app.make_response(error_response(401, _(TITLES[401]), _("请先登录。")))
             response.headers["HX-Redirect"] = url_for("auth.login")
             return response
         return redirect(url_for("auth.login", next=request.full_path))
@@ -147,7 +149,7 @@ def register(app: Flask) -> None:
 
         from .. import upload_quota
 
-        files = [f for _, f in request.files.items(multi=True) if f.filename]
+        files = [f for _key, f in request.files.items(multi=True) if f.filename]
         if files and current_user.is_authenticated:
             limits = upload_quota.Limits.from_config(app.config)
             upload_quota.admit(
@@ -157,7 +159,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         response = app.make_response(
-            error_response(exc.status, TITLES.get(exc.status, "出错了"), exc.message)
+            error_response(exc.status, _(TITLES.get(exc.status, OTHER_TITLE)), exc.message)
         )
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -168,24 +170,26 @@ def register(app: Flask) -> None:
     @app.errorhandler(ConcurrencyError)
     def conflict(exc: ConcurrencyError):
         return error_response(
-            409, TITLES[409], "您提交前，这条记录已被他人修改。请查看最新内容后再操作。"
+            409, _(TITLES[409]), _("您提交前，这条记录已被他人修改。请查看最新内容后再操作。")
         )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return error_response(400, "页面已过期", "安全令牌缺失或无效（CSRF），请刷新页面后重试。")
+        return error_response(
+            400, _("页面已过期"), _("安全令牌缺失或无效（CSRF），请刷新页面后重试。")
+        )
 
     for status in (403, 404, 405, 413):
 
         @app.errorhandler(status)
         def http_error(exc, status=status):
             messages = {
-                403: "您没有权限访问此页面。",
-                404: "您要找的页面不存在。",
-                405: "该地址不接受这种请求方式。",
-                413: "上传的内容超过了大小限制。",
+                403: N_("您没有权限访问此页面。"),
+                404: N_("您要找的页面不存在。"),
+                405: N_("该地址不接受这种请求方式。"),
+                413: N_("上传的内容超过了大小限制。"),
             }
-            return error_response(status, TITLES[status], messages[status])
+            return error_response(status, _(TITLES[status]), _(messages[status]))
 
     @app.errorhandler(peewee.OperationalError)
     @app.errorhandler(peewee.InterfaceError)
@@ -202,7 +206,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(exc):
-        return error_response(500, TITLES[500], "请稍后重试；如果问题仍然存在，请联系系统管理员。")
+        return error_response(
+            500, _(TITLES[500]), _("请稍后重试；如果问题仍然存在，请联系系统管理员。")
+        )
 
     @app.context_processor
     def inject():

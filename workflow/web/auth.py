@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 
 from ..commands.accounts import LoginError, authenticate
+from ..i18n import _
 from . import PUBLIC, User, allow, error_response, render
 from .forms import LoginForm
 
@@ -69,7 +70,7 @@ def set_language():
 
     locale = request.form.get("lang", "")
     if locale not in i18n.LOCALES:
-        return error_response(400, "请求有误", "不支持这种界面语言，请选择中文或 English。")
+        return error_response(400, _("请求有误"), _("不支持这种界面语言，请选择中文或 English。"))
     session["lang"] = locale
     if current_user.is_authenticated:
         i18n.set_preference(current_user.get_id(), locale, datetime.now(UTC).isoformat())

@@ -20,6 +20,7 @@ from ..campaign_templates import CATEGORIES
 from ..commands import campaigns
 from ..deadlines import LOCAL_FORMAT, parse_local, show
 from ..errors import DomainError, Forbidden, NotFound
+from ..i18n import _
 from . import allow, current_actor, is_htmx, render
 from .campaigns import load_campaign, timeline
 
@@ -48,7 +49,7 @@ def _version() -> int:
     try:
         return int(request.form.get("version", ""))
     except ValueError:
-        raise DomainError("页面缺少版本信息，请刷新页面后重试。") from None
+        raise DomainError(_("页面缺少版本信息，请刷新页面后重试。")) from None
 
 
 def _reason_text() -> str:
@@ -96,7 +97,7 @@ def _saved(slug: str, expected: int, events, body, anchor: str):
 
 
 def _no_change():
-    return "没有修改任何内容。"
+    return _("没有修改任何内容。")
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -106,18 +107,19 @@ def _stage(config: dict, code: str) -> dict:
     for s in timeline(config):
         if s["code"] == code:
             return s
-    raise NotFound(f"阶段 {code} 不存在。")
+    raise NotFound(_("阶段 %(code)s 不存在。", code=code))
 
 
 def _stage_row(config, code, status=200):
-    return _page("campaigns/settings_stage_row.html", config, "阶段安排", status, wrap="ol",
+    return _page("campaigns/settings_stage_row.html", config, _("阶段安排"), status, wrap="ol",
                  s=_stage(config, code))  # fmt: skip
 
 
 def _stage_form(config, code, values=None, error=None, version=None, status=200):
     s = _stage(config, code)
     values = values or {"opens": s["opens"], "due": s["due"], "reason": ""}
-    return _page("campaigns/settings_stage_form.html", config, f"修改阶段：{s['name']}", status,
+    return _page("campaigns/settings_stage_form.html", config,
+                 _("修改阶段：%(name)s", name=s["name"]), status,
                  wrap="ol", s=s, values=values, error=error,
                  version=_stream_version(config["slug"]) if version is None else version,
                  input_value=_input_value)  # fmt: skip
@@ -166,11 +168,11 @@ def _field_index(config: dict, key: str) -> int:
     for index, f in enumerate(config["form"]):
         if f["key"] == key:
             return index
-    raise NotFound(f"申报表字段 {key} 不存在。")
+    raise NotFound(_("申报表字段 %(key)s 不存在。", key=key))
 
 
 def _form_list(config, editing=None, values=None, error=None, version=None, status=200):
-    return _page("campaigns/settings_form.html", config, "申报表字段", status, editing=editing,
+    return _page("campaigns/settings_form.html", config, _("申报表字段"), status, editing=editing,
                  values=values, error=error,
                  version=_stream_version(config["slug"]) if version is None else version)  # fmt: skip
 
@@ -218,10 +220,10 @@ def field_save(slug, key):
             max_length = int(values["max_length"])
             position = int(values["position"])
         except ValueError:
-            error = "最大长度和位置须为整数。"
+            error = _("最大长度和位置须为整数。")
     if error is None:
         if not 1 <= position <= len(new_form):
-            error = f"位置须在 1–{len(new_form)} 之间。"
+            error = _("位置须在 1–%(n)s 之间。", n=len(new_form))
     if error is None:
         field = new_form.pop(index)
         field.update(label=values["label"], help=values["help"], required=values["required"],
@@ -242,7 +244,7 @@ def field_save(slug, key):
 
 
 def _policy(config, editing=False, values=None, error=None, version=None, status=200):
-    return _page("campaigns/settings_policy.html", config, "逾期与认定名额", status,
+    return _page("campaigns/settings_policy.html", config, _("逾期与认定名额"), status,
                  editing=editing, values=values or {}, error=error or {},
                  version=_stream_version(config["slug"]) if version is None else version)  # fmt: skip
 
@@ -266,9 +268,8 @@ def _quota(category: str, text: str) -> int | None:
     if not text:
         return None
     if not re.fullmatch(r"\d{1,4}", text) or int(text) > 1000:
-        raise DomainError(
-            f"“{CATEGORIES[category]['name']}”的认定名额须为 0–1000 的整数，留空表示不限。"
-        )
+        name = CATEGORIES[category]["name"]
+        raise DomainError(_("“%(name)s”的认定名额须为 0–1000 的整数，留空表示不限。", name=_(name)))
     return int(text)
 
 
@@ -308,7 +309,7 @@ def late_save(slug):
     posted = request.form.get("version", "")
     version, error = _attempt(_version)
     if error is None and choice not in LATE_POLICIES:
-        error = "请选择逾期提交的处理方式。"
+        error = _("请选择逾期提交的处理方式。")
     if error is None and choice == config.get("late_policy"):
         error = _no_change()
     if error is None:
@@ -347,7 +348,7 @@ def extension_rows(config: dict) -> list[dict]:
 
 
 def _extensions(config, editing=False, values=None, error=None, version=None, status=200):
-    return _page("campaigns/settings_extensions.html", config, "单位延期", status,
+    return _page("campaigns/settings_extensions.html", config, _("单位延期"), status,
                  editing=editing, values=values or {}, error=error,
                  extensions=extension_rows(config), units=committee_units(config),
                  stages=timeline(config), input_value=_input_value,
@@ -388,7 +389,7 @@ def extension_save(slug):
         # (e.g. the stage's due time moved) is stale all the same.
         raise log.ConcurrencyError(campaigns.stream(slug), version, _stream_version(slug))
     if error is None and values["unit"] not in dict(committee_units(config)):
-        error = "请选择本活动所属党委下的组织。"
+        error = _("请选择本活动所属党委下的组织。")
     if error is None:
         events, error = _attempt(lambda: campaigns.extend_deadline(
             current_actor(), slug, values["unit"], values["stage"], values["due"],

@@ -13,6 +13,7 @@ from ..commands import campaigns
 from ..deadlines import parse_local, show
 from ..errors import Forbidden
 from ..exports import spreadsheet_safe
+from ..i18n import _, documents_language
 from . import allow, current_actor, render
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -21,7 +22,7 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 def load_campaign(slug: str) -> dict:
     config = campaigns.get(slug)
     if not any(c["slug"] == slug for c in campaigns.list_for(current_actor())):
-        raise Forbidden("您不能查看该创建活动。")
+        raise Forbidden(_("您不能查看该创建活动。"))
     return config
 
 
@@ -73,16 +74,17 @@ def overview_page(slug):
 def overview_csv(slug):
     """The overview as CSV (UTF-8 with BOM so Excel reads the Chinese)."""
     config = load_campaign(slug)
-    _table, shown = _overview_table(config)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         ["组织编码", "组织名称", "类别", "创建类型", "状态", "品牌名称", "逾期", "项目编号"]
     )
-    for r in shown:
-        writer.writerow([r["unit"], r["unit_name"], r["unit_label"], r["category_name"],
-                         r["status_label"], spreadsheet_safe(r["brand_name"]), "是" if r["late"] else "",
-                         r["project"] or ""])  # fmt: skip
+    with documents_language():  # the spreadsheet stays Chinese
+        _table, shown = _overview_table(config)
+        for r in shown:
+            writer.writerow([r["unit"], r["unit_name"], r["unit_label"], r["category_name"],
+                             r["status_label"], spreadsheet_safe(r["brand_name"]),
+                             "是" if r["late"] else "", r["project"] or ""])  # fmt: skip
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={slug}-overview.csv"})  # fmt: skip
 

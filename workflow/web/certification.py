@@ -18,6 +18,7 @@ from ..campaign_templates import CATEGORIES
 from ..commands import certification, scoring
 from ..deadlines import LOCAL_FORMAT, parse_local, show, show_utc_text
 from ..errors import DomainError
+from ..i18n import _
 from . import allow, current_actor
 from .campaigns import load_campaign
 from .projects import load_project
@@ -109,7 +110,7 @@ def propose(slug):
 
     def action():
         if not wanted:
-            raise DomainError("没有可提交的认定建议。")
+            raise DomainError(_("没有可提交的认定建议。"))
         certification.propose(actor, slug, wanted, request.form.get("note"),
                               request.form.get("version"))  # fmt: skip
 
@@ -117,7 +118,7 @@ def propose(slug):
         return _section(config, error=error, notice=notice, status=status,
                         wanted=wanted if status == 400 else None)  # fmt: skip
 
-    return _act(action, fresh, "认定建议已保存。")
+    return _act(action, fresh, _("认定建议已保存。"))
 
 
 @bp.post("/campaigns/<slug>/certification/publicity")
@@ -127,7 +128,7 @@ def publicity(slug):
     config = load_campaign(slug)
     return _act(lambda: certification.start_publicity(current_actor(), slug,
                 request.form.get("starts"), request.form.get("ends"),
-                request.form.get("version")), _fresh(config), "公示已开始。")  # fmt: skip
+                request.form.get("version")), _fresh(config), _("公示已开始。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/certification/objections")
@@ -138,7 +139,7 @@ def objection(slug):
     return _act(lambda: certification.lodge_objection(current_actor(), slug,
                 request.form.get("project"), request.form.get("text"),
                 request.form.get("on_behalf_of", "")), _fresh(config),
-                "异议已提交，组织部核实后将答复。")  # fmt: skip
+                _("异议已提交，组织部核实后将答复。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/certification/objections/answer")
@@ -150,14 +151,14 @@ def answer(slug):
 
     def action():
         if not oid:
-            raise DomainError("请选择要答复的异议。")
+            raise DomainError(_("请选择要答复的异议。"))
         certification.answer_objection(current_actor(), slug, oid,
                                        request.form.get("verification"),
                                        request.form.get("answer"),
                                        request.form.get("upheld") == "1",
                                        request.form.get("version"))  # fmt: skip
 
-    return _act(action, _fresh(config), "答复已记录。")
+    return _act(action, _fresh(config), _("答复已记录。"))
 
 
 @bp.post("/campaigns/<slug>/certification/finalise")
@@ -170,7 +171,7 @@ def finalise(slug):
     def action():
         done.append(certification.finalise(current_actor(), slug, request.form.get("version")))
 
-    response = _act(action, _fresh(config), "认定结果已确定并公布。")
+    response = _act(action, _fresh(config), _("认定结果已确定并公布。"))
     if done:
         try:
             certification.after_finalise(current_app.config)
@@ -190,4 +191,4 @@ def revoke(pid):
 
     return _act(lambda: certification.revoke(current_actor(), pid, request.form.get("reason"),
                 request.form.get("outcome") or "passed", request.form.get("version")), fresh,
-                "已撤销认定，名额已释放。")  # fmt: skip
+                _("已撤销认定，名额已释放。"))  # fmt: skip

@@ -17,6 +17,7 @@ from ..commands import campaigns
 from ..commands import comments as cmd
 from ..deadlines import show_utc_text
 from ..errors import DomainError
+from ..i18n import _
 from . import allow, current_actor, form_int, is_htmx
 
 bp = Blueprint("comments", __name__)
@@ -72,10 +73,14 @@ def body_html(comment: dict) -> Markup:
 def about_label(comment: dict, labels: dict) -> str:
     kind = comment["target_kind"]
     if kind == "revision":
-        return f"针对第 {comment['target_revision']} 版"
+        return _("针对第 %(revision)s 版", revision=comment["target_revision"])
     if kind == "field":
         label = labels.get(comment["target_field"], comment["target_field"])
-        return f"针对“{label}”（第 {comment['target_revision']} 版）"
+        return _(
+            "针对“%(label)s”（第 %(revision)s 版）",
+            label=label,
+            revision=comment["target_revision"],
+        )
     return ""
 
 
@@ -162,7 +167,7 @@ def _card(project: dict, comment: dict, status: int = 200):
 @allow("project.view")
 def thread(pid):
     """The project's comment threads (as a fragment for htmx, or a page)."""
-    project, _ = cmd.load(current_actor(), pid)
+    project, _unused = cmd.load(current_actor(), pid)
     return _thread(project)
 
 
@@ -171,7 +176,7 @@ def thread(pid):
 def post(pid):
     """A new comment or a reply; unit-visible comments by staff need a confirming second post."""
     actor = current_actor()
-    project, _ = cmd.load(actor, pid)
+    project, _unused = cmd.load(actor, pid)
     parent_id = request.form.get("parent_id") or None
     parent = cmd.get_comment(parent_id) if parent_id else None
     if parent and (parent["project"] != pid or not cmd.may_see(actor, project, parent)):
@@ -201,7 +206,7 @@ def post(pid):
                          **_context(project, visits.last_seen(actor.username, pid)))  # fmt: skip
     if not is_htmx():
         return redirect(url_for("comments.thread", pid=pid))
-    project, _ = cmd.load(actor, pid)
+    project, _unused = cmd.load(actor, pid)
     return _thread(project, headers={"HX-Retarget": "#comments", "HX-Reswap": "innerHTML"})
 
 
@@ -220,7 +225,7 @@ def edit(pid, cid):
     try:
         cmd.edit(actor, pid, cid, body, seen_edits)
     except cmd.StaleComment:
-        _, fresh = cmd.load(actor, pid, cid)
+        _unused, fresh = cmd.load(actor, pid, cid)
         return _fragment("comments/edit.html", 409, c=fresh, body=body,
                          edits=fresh["edits"], conflict=True, **context)  # fmt: skip
     except DomainError as exc:
@@ -228,7 +233,7 @@ def edit(pid, cid):
             raise
         return _fragment("comments/edit.html", 400, c=comment, body=body, edits=seen_edits,
                          error=exc.message, **context)  # fmt: skip
-    _, comment = cmd.load(actor, pid, cid)
+    _unused, comment = cmd.load(actor, pid, cid)
     return _card(project, comment)
 
 

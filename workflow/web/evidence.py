@@ -22,6 +22,7 @@ from ..commands.applications import FormErrors
 from ..deadlines import show_utc_text
 from ..errors import DomainError
 from ..exports import disposition, spreadsheet_safe
+from ..i18n import _, documents_language
 from ..log import ConcurrencyError
 from . import allow, current_actor, is_htmx, render
 from .campaigns import load_campaign
@@ -38,6 +39,11 @@ FORMS = ("news", "activity", "photos", "caption", "withdraw", "budget", "expense
 
 def _rows(sql: str, params, keys: tuple) -> list[dict]:
     return [dict(zip(keys, r)) for r in db.fetchall(sql, params)]
+
+
+def _labels(labels: dict) -> dict:
+    """A dict of labels (codes -> Chinese) in the UI language, for templates that print them."""
+    return {code: _(label) for code, label in labels.items()}
 
 
 def panel_context(project: dict, form: str | None = None, errors=None, values=None,
@@ -91,10 +97,11 @@ def panel_context(project: dict, form: str | None = None, errors=None, values=No
     if code:
         w = deadlines.window(config, code, project["unit"])
         if w.late(datetime.now(UTC)):
-            when = f"“{stage_names[code]}”阶段已于 {deadlines.show(w.due, tz)} 截止"
-            window_note = (f"{when}，补充材料需先申请延期，经组织部批准后再登记。"
+            when = _("“%(name)s”阶段已于 %(due)s 截止", name=stage_names[code],
+                     due=deadlines.show(w.due, tz))  # fmt: skip
+            window_note = (_("%(when)s，补充材料需先申请延期，经组织部批准后再登记。", when=when)
                            if config.get("late_policy") == "refuse"
-                           else f"{when}，现在登记的材料将标记为“逾期登记”。")  # fmt: skip
+                           else _("%(when)s，现在登记的材料将标记为“逾期登记”。", when=when))  # fmt: skip
     state = project["state"]
     return {
         "project": project,
@@ -117,11 +124,11 @@ def panel_context(project: dict, form: str | None = None, errors=None, values=No
         "captions_required": evidence.captions_required(config),
         "min_side": int(config.get("evidence", {}).get("photo_min_pixels") or 0),
         "max_mb": photos.MAX_PHOTO_BYTES // (1024 * 1024),
-        "NEWS_LEVELS": NEWS_LEVELS,
+        "NEWS_LEVELS": _labels(NEWS_LEVELS),
         "qualifying": set(config.get("evidence", {}).get("news_levels", [])),
-        "ACTIVITY_KINDS": evidence.ACTIVITY_KINDS,
-        "DEFERRAL_STATUS": deferrals.STATUS,
-        "STATUS": compliance.STATUS,
+        "ACTIVITY_KINDS": _labels(evidence.ACTIVITY_KINDS),
+        "DEFERRAL_STATUS": _labels(deferrals.STATUS),
+        "STATUS": _labels(compliance.STATUS),
         "state_label": lifecycle.label(state),
         "window_note": window_note,
         "form": form,
@@ -196,7 +203,7 @@ def _run(pid: str, form: str, action, notice: str):
     except DomainError as exc:
         return _failed(project, form, exc)
     except ConcurrencyError:
-        exc = DomainError("您提交前，本项目的材料已有新的变化，请核对后重试。")
+        exc = DomainError(_("您提交前，本项目的材料已有新的变化，请核对后重试。"))
         return _failed(load_project(pid), form, exc)
     return _done(project, notice)
 
@@ -214,7 +221,7 @@ def add_news(pid):
         shot = _one_upload("screenshot", photos.MAX_PHOTO_BYTES)
         evidence.add_news(current_actor(), pid, request.form, shot, _upload_dir())
 
-    return _run(pid, "news", action, "宣传报道已登记。")
+    return _run(pid, "news", action, _("宣传报道已登记。"))
 
 
 @bp.post("/projects/<pid>/evidence/activities")
@@ -227,7 +234,7 @@ def add_activity(pid):
         evidence.record_activity(current_actor(), pid, request.form, uploads,
                                  _captions(len(uploads)), _upload_dir())  # fmt: skip
 
-    return _run(pid, "activity", action, "活动记录已登记。")
+    return _run(pid, "activity", action, _("活动记录已登记。"))
 
 
 @bp.post("/projects/<pid>/evidence/photos")
@@ -240,7 +247,7 @@ def add_photos(pid):
         evidence.add_photos(current_actor(), pid, uploads, _captions(len(uploads)),
                             _upload_dir(), activity=request.form.get("activity") or None)  # fmt: skip
 
-    return _run(pid, "photos", action, "照片已上传。")
+    return _run(pid, "photos", action, _("照片已上传。"))
 
 
 @bp.post("/projects/<pid>/evidence/caption")
@@ -252,7 +259,7 @@ def caption(pid):
         evidence.change_caption(current_actor(), pid, request.form.get("photo_id", ""),
                                 request.form.get("caption", ""))  # fmt: skip
 
-    return _run(pid, "caption", action, "照片注释已保存。")
+    return _run(pid, "caption", action, _("照片注释已保存。"))
 
 
 @bp.post("/projects/<pid>/evidence/withdraw")
@@ -264,7 +271,7 @@ def withdraw(pid):
         evidence.withdraw(current_actor(), pid, request.form.get("kind", ""),
                           request.form.get("item_id", ""), request.form.get("reason", ""))  # fmt: skip
 
-    return _run(pid, "withdraw", action, "已撤回。")
+    return _run(pid, "withdraw", action, _("已撤回。"))
 
 
 @bp.post("/projects/<pid>/funding/budget")
@@ -276,7 +283,7 @@ def set_budget(pid):
         funding.set_budget(current_actor(), pid, request.form.get("amount"),
                            request.form.get("note", ""))  # fmt: skip
 
-    return _run(pid, "budget", action, "预算已保存。")
+    return _run(pid, "budget", action, _("预算已保存。"))
 
 
 @bp.post("/projects/<pid>/funding/expenses")
@@ -288,7 +295,7 @@ def add_expense(pid):
         receipt = _one_upload("receipt", funding.files.MAX_SCAN_BYTES)
         funding.record_expense(current_actor(), pid, request.form, receipt, _upload_dir())
 
-    return _run(pid, "expense", action, "支出已登记。")
+    return _run(pid, "expense", action, _("支出已登记。"))
 
 
 @bp.post("/projects/<pid>/deferrals")
@@ -300,7 +307,7 @@ def request_deferral(pid):
         deferrals.request(current_actor(), pid, request.form.get("stage", ""),
                           request.form.get("due", ""), request.form.get("reason", ""))  # fmt: skip
 
-    return _run(pid, "deferral", action, "延期申请已提交，等待组织部审批。")
+    return _run(pid, "deferral", action, _("延期申请已提交，等待组织部审批。"))
 
 
 @bp.post("/projects/<pid>/deferrals/decide")
@@ -313,7 +320,7 @@ def decide_deferral(pid):
                          request.form.get("decision", ""), request.form.get("due", ""),
                          request.form.get("note", ""))  # fmt: skip
 
-    return _run(pid, "decide", action, "已答复延期申请。")
+    return _run(pid, "decide", action, _("已答复延期申请。"))
 
 
 # Where a project's files are recorded: (table, hash column, name column, mime or None).
@@ -356,10 +363,9 @@ def attachment(pid, sha256):
 # --- The organizer's matrix -----------------------------------------------------------------
 
 
-def _matrix(slug: str):
-    config = load_campaign(slug)
+def _matrix(config: dict):
     table = compliance.matrix(config)
-    return config, table, compliance.select(table, request.args)
+    return table, compliance.select(table, request.args)
 
 
 CHART = {"label": 230, "bar": 360, "row": 30, "top": 34}
@@ -377,14 +383,14 @@ def chart(progress: list[dict]) -> dict:
             width = round(CHART["bar"] * n / rule["total"], 1) if rule["total"] else 0
             if width:
                 segments.append({"x": x, "w": width, "n": n, "status": status,
-                                 "colour": COLOURS[status], "label": compliance.STATUS[status]})  # fmt: skip
+                                 "colour": COLOURS[status], "label": _(compliance.STATUS[status])})  # fmt: skip
             x += width
         label = rule["label"] if len(rule["label"]) <= 15 else rule["label"][:14] + "…"
         bars.append({"y": y, "label": label, "full": rule["label"], "segments": segments,
                      "ok_pct": rule["ok_pct"], "total": rule["total"]})  # fmt: skip
     width = CHART["label"] + CHART["bar"] + 60
     height = CHART["top"] + len(bars) * CHART["row"] + 10
-    legend = [{"x": CHART["label"] + i * 90, "colour": COLOURS[s], "label": compliance.STATUS[s]}
+    legend = [{"x": CHART["label"] + i * 90, "colour": COLOURS[s], "label": _(compliance.STATUS[s])}
               for i, s in enumerate(("ok", "todo", "fail", "pending"))]  # fmt: skip
     return {"bars": bars, "width": width, "height": height, "legend": legend, **CHART}
 
@@ -405,11 +411,12 @@ def _sort_url(slug: str):
 @allow("campaign.overview")
 def matrix(slug):
     """All units × the campaign's rules: colours, counts, sorting, filters, a chart."""
-    config, table, shown = _matrix(slug)
+    config = load_campaign(slug)
+    table, shown = _matrix(config)
     progress = compliance.progress(config, table)
     return render("evidence/matrix.html", "evidence/matrix_table.html", config=config,
                   rows=shown, total=len(table), rules=compliance.rules(config),
-                  progress=progress, chart=chart(progress), STATUS=compliance.STATUS,
+                  progress=progress, chart=chart(progress), STATUS=_labels(compliance.STATUS),
                   CATEGORIES=CATEGORIES, STATES=lifecycle.STATES, args=request.args,
                   sort=request.args.get("sort") or "unit", sort_url=_sort_url(slug),
                   direction=request.args.get("dir") or "asc", oob=is_htmx())  # fmt: skip
@@ -419,8 +426,10 @@ def matrix(slug):
 @allow("campaign.overview")
 def matrix_csv(slug):
     """The matrix as CSV (UTF-8 with BOM so Excel reads the Chinese)."""
-    config, _table, shown = _matrix(slug)
-    header, rows = compliance.export_rows(config, shown)
+    config = load_campaign(slug)
+    with documents_language():  # the spreadsheet stays Chinese
+        _table, shown = _matrix(config)
+        header, rows = compliance.export_rows(config, shown)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -441,9 +450,11 @@ def matrix_xlsx(slug):
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    config, _table, shown = _matrix(slug)
-    header, rows = compliance.export_rows(config, shown)
-    columns = compliance.rules(config)
+    config = load_campaign(slug)
+    with documents_language():  # the workbook stays Chinese
+        _table, shown = _matrix(config)
+        header, rows = compliance.export_rows(config, shown)
+        columns = compliance.rules(config)
     wb = Workbook()
     ws = wb.active
     ws.title = "合规矩阵"

@@ -10,11 +10,12 @@ from .. import inbox, visits
 from ..commands import reminders
 from ..deadlines import show_utc_text
 from ..errors import DomainError, NotFound
+from ..i18n import N_, _
 from . import allow, current_actor, is_htmx, render
 from .campaigns import load_campaign
 
 bp = Blueprint("inbox", __name__)
-SHOW = {"all": "全部", "unread": "未读", "action": "待办"}
+SHOW = {"all": N_("全部"), "unread": N_("未读"), "action": N_("待办")}
 CHANGED = {"HX-Trigger": "inbox-changed"}  # the header badge listens and refreshes
 
 
@@ -26,7 +27,8 @@ def _show() -> str:
 def _list_context(show: str, before: int | None = None) -> dict:
     username = current_actor().username
     items, more = inbox.listing(username, show, before)
-    return {"items": items, "more": more, "show": show, "SHOW": SHOW,
+    return {"items": items, "more": more, "show": show,
+            "SHOW": {key: _(label) for key, label in SHOW.items()},
             "unread": inbox.unread_count(username),
             "actions": inbox.open_actions_count(username)}  # fmt: skip
 
@@ -56,10 +58,10 @@ def read_one():
     try:
         position = int(request.form.get("position", ""))
     except ValueError:
-        raise DomainError("缺少要标为已读的消息编号。") from None
+        raise DomainError(_("缺少要标为已读的消息编号。")) from None
     username = current_actor().username
     if inbox.get(username, position) is None:
-        raise NotFound("这条消息不存在。")
+        raise NotFound(_("这条消息不存在。"))
     inbox.mark_read(username, [position])
     if not is_htmx():
         return redirect(url_for("inbox.index", show=_show()))

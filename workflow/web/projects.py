@@ -27,6 +27,7 @@ from ..deadlines import show as show_time
 from ..deadlines import show_utc_text, window
 from ..errors import DomainError, Forbidden, NotFound
 from ..exports import disposition
+from ..i18n import _, documents_language
 from ..log import ConcurrencyError
 from . import allow, current_actor, render
 from .forms import OpinionForm, PaperCopyForm
@@ -51,10 +52,10 @@ def load_project(pid: str) -> dict:
     """The project if the current user may see it: 404 or 403 otherwise."""
     project = applications.get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     actor = current_actor()
     if not authz.may_view_project(actor, project):
-        raise Forbidden("您只能查看本单位的项目。")
+        raise Forbidden(_("您只能查看本单位的项目。"))
     return project
 
 
@@ -62,7 +63,7 @@ def _campaign_for_unit(slug: str, category: str):
     actor = current_actor()
     config = campaigns.get(slug)
     if not actor.unit:
-        raise Forbidden("您的账号没有所属组织，不能申报。")
+        raise Forbidden(_("您的账号没有所属组织，不能申报。"))
     applications.check_category(config, actor.unit, category)
     return config
 
@@ -106,7 +107,7 @@ def apply(slug, category):
         # Someone else of the unit submitted meanwhile: show what is there now.
         project = applications.get_project(pid)
         return _apply_page(config, category, form, project, status=409,
-                           error="您提交前，本单位的申报已由他人提交或修改，请查看最新状态。")  # fmt: skip
+                           error=_("您提交前，本单位的申报已由他人提交或修改，请查看最新状态。"))  # fmt: skip
     target = url_for("projects.show", pid=pid)
     if request.headers.get("HX-Request"):
         return Response(status=204, headers={"HX-Redirect": target})
@@ -194,17 +195,19 @@ def next_action(actor, project, unit_names) -> str:
     state = project["state"]
     if state == "submitted":
         step = project["pending_approvals"][0]
-        who = f"{unit_names.get(step['unit'], step['unit'])}的{OPINION_LEVELS[step['level']]}"
+        opinion = step["level"]
+        level = _(OPINION_LEVELS[opinion])
         if actor.has("approver") and actor.unit == step["unit"]:
-            return f"请您填写{OPINION_LEVELS[step['level']]}：同意上报，或退回修改并写明原因。"
-        return f"等待{who}。"
+            return _("请您填写%(level)s：同意上报，或退回修改并写明原因。", level=level)
+        who = _("%(unit)s的%(level)s", unit=unit_names.get(step["unit"], step["unit"]), level=level)
+        return _("等待%(who)s。", who=who)
     if state == "returned":
         if actor.has("applicant") and actor.unit == project["unit"]:
-            return "申报已被退回：请根据退回意见修改后重新提交。"
-        return "已退回申报单位修改。"
+            return _("申报已被退回：请根据退回意见修改后重新提交。")
+        return _("已退回申报单位修改。")
     if state == "under_review":
-        return "单位意见已齐全，等待党委组织部审核。"
-    return lifecycle.label(state)
+        return _("单位意见已齐全，等待党委组织部审核。")
+    return _(lifecycle.label(state))
 
 
 def page_context(project: dict, opinion_form=None, error=None) -> dict:
@@ -221,7 +224,7 @@ def page_context(project: dict, opinion_form=None, error=None) -> dict:
     context["may_upload"] = applications.may_attach_paper_copy(actor, project)
     context["copy_form"] = PaperCopyForm()
     levels = [s["level"] for s in applications.opinion_steps(project)]
-    context["copy_form"].level.choices = [(k, OPINION_LEVELS[k]) for k in levels]
+    context["copy_form"].level.choices = [(k, _(OPINION_LEVELS[k])) for k in levels]
     context["error"] = error
     context["report_links"] = report_links(actor, project)
     return context
@@ -285,8 +288,9 @@ def _conflict_page(pid, form):
     and let the form carry the new version."""
     project = applications.get_project(pid)
     form.version.data = str(applications.version(pid))
-    message = ("您提交前，这份申报已有新的变化（见本页最新内容），意见未保存。"
-               "请核对后再次提交；您填写的内容已保留。")  # fmt: skip
+    message = _(
+        "您提交前，这份申报已有新的变化（见本页最新内容），意见未保存。请核对后再次提交；您填写的内容已保留。"
+    )
     body = render_template("projects/show.html", **page_context(project, form, message))
     headers = {}
     if request.headers.get("HX-Request"):
@@ -303,7 +307,7 @@ def paper_copy(pid):
     form = PaperCopyForm()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise DomainError("请选择要上传的扫描件。")
+        raise DomainError(_("请选择要上传的扫描件。"))
     data = upload.read(applications.files.MAX_SCAN_BYTES + 1)
     applications.attach_paper_copy(current_actor(), pid, form.level.data, data, upload.filename,
                                    current_app.config["UPLOAD_DIR"])  # fmt: skip
@@ -336,6 +340,7 @@ def application_pdf(pid):
     from ..documents.application_doc import application_pdf_bytes
 
     project = load_project(pid)
-    data = application_pdf_bytes(project["id"])
+    with documents_language():
+        data = application_pdf_bytes(project["id"])
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": disposition(f"申报表-{project['id']}.pdf")})  # fmt: skip

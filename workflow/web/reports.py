@@ -26,6 +26,7 @@ from ..commands import applications, campaigns, evidence, reports
 from ..commands.evidence import may_post
 from ..errors import DomainError, Forbidden, NotFound
 from ..exports import disposition
+from ..i18n import _
 from ..log import ConcurrencyError
 from . import allow, current_actor, form_int, render
 from .projects import load_project
@@ -40,9 +41,9 @@ def _readable(project: dict, kind: str | None = None) -> dict:
     the campaign's reports)."""
     config = campaigns.get(project["campaign"])
     if kind is not None and kind not in dict(reports.kinds(config)):
-        raise NotFound("本次活动没有这一报告。")
+        raise NotFound(_("本次活动没有这一报告。"))
     if not reports.may_read(current_actor(), project):
-        raise Forbidden("您没有权限查看该项目的报告。")
+        raise Forbidden(_("您没有权限查看该项目的报告。"))
     return config
 
 
@@ -119,7 +120,7 @@ def _picks(photo_ids: list[str]) -> tuple[list[tuple[str, str]], dict]:
 def submit(pid, kind):
     project = load_project(pid)
     if not may_post(current_actor(), project):  # before anything about the report
-        raise Forbidden("您没有权限进行此操作：只有本单位的申报人或书记可以提交报告。")
+        raise Forbidden(_("您没有权限进行此操作：只有本单位的申报人或书记可以提交报告。"))
     config = _readable(project, kind)
     sections = len(reports.rules(config, kind)["titles"])
     texts = {f"s{i}": request.form.get(f"s{i}", "") for i in range(1, sections + 1)}
@@ -138,7 +139,7 @@ def submit(pid, kind):
             raise
         return _page(project, config, kind, exc.message, {**texts, "_picked": kept}, 400)
     except ConcurrencyError:
-        message = (
+        message = _(
             "您提交前，本项目已有新的变化（例如另一位同事已提交报告）。请核对最新内容后再提交。"
         )
         return _page(load_project(pid), config, kind, message, {**texts, "_picked": kept}, 409)
@@ -153,7 +154,7 @@ def attachment(pid, sha256, kind):
     report = reports.get_report(pid, kind)
     found = next((a for a in (report or {}).get("attachments", []) if a["sha256"] == sha256), None)
     if found is None:
-        raise DomainError("该文件不是本报告最新版本的附件。")
+        raise DomainError(_("该文件不是本报告最新版本的附件。"))
     data = files.read(current_app.config["UPLOAD_DIR"], sha256)
     return Response(data, mimetype=found["mime"],
                     headers={"Content-Disposition": disposition(found["name"])})  # fmt: skip

@@ -16,6 +16,7 @@ from ..commands import booklets
 from ..documents import results_doc
 from ..errors import DomainError
 from ..exports import disposition
+from ..i18n import _, documents_language
 from ..log import ConcurrencyError
 from . import allow, current_actor, render
 from .campaigns import load_campaign
@@ -39,7 +40,8 @@ def _file(data: bytes, mime: str, name: str) -> Response:
 def _report(pid: str) -> tuple[dict, dict]:
     """The project's final report (scores and outcome in it only once final)."""
     project = load_project(pid)
-    return project, results_doc.report_doc(project["campaign"], project["id"])
+    with documents_language():
+        return project, results_doc.report_doc(project["campaign"], project["id"])
 
 
 @bp.get("/projects/<pid>/report.pdf")
@@ -48,7 +50,9 @@ def report_pdf(pid):
     from ..documents.report import render_report
 
     project, doc = _report(pid)
-    return _file(render_report(doc), PDF, f"总结报告-{project['id']}.pdf")
+    with documents_language():
+        data = render_report(doc)
+    return _file(data, PDF, f"总结报告-{project['id']}.pdf")
 
 
 @bp.get("/projects/<pid>/report.docx")
@@ -57,7 +61,9 @@ def report_docx(pid):
     from ..documents.word import report_docx as make
 
     project, doc = _report(pid)
-    return _file(make(doc), DOCX, f"总结报告-{project['id']}.docx")
+    with documents_language():
+        data = make(doc)
+    return _file(data, DOCX, f"总结报告-{project['id']}.docx")
 
 
 @bp.get("/projects/<pid>/application.docx")
@@ -67,8 +73,9 @@ def application_docx(pid):
     from ..documents.word import application_docx as make
 
     project = load_project(pid)
-    doc = build(project["campaign"], project["id"])
-    return _file(make(doc), DOCX, f"申报表-{project['id']}.docx")
+    with documents_language():
+        data = make(build(project["campaign"], project["id"]))
+    return _file(data, DOCX, f"申报表-{project['id']}.docx")
 
 
 @bp.get("/projects/<pid>/certificate.pdf")
@@ -77,8 +84,10 @@ def certificate_pdf(pid):
     from ..documents.certificate import render_certificates
 
     project = load_project(pid)
-    certs = results_doc.certificate_docs(project["campaign"], project["id"])
-    return _file(render_certificates(certs), PDF, f"荣誉证书-{project['id']}.pdf")
+    with documents_language():
+        certs = results_doc.certificate_docs(project["campaign"], project["id"])
+        data = render_certificates(certs)
+    return _file(data, PDF, f"荣誉证书-{project['id']}.pdf")
 
 
 @bp.get("/campaigns/<slug>/certificates.pdf")
@@ -87,7 +96,8 @@ def certificates_pdf(slug):
     from ..documents.certificate import render_certificates
 
     load_campaign(slug)
-    data = render_certificates(results_doc.certificate_docs(slug), "荣誉证书")
+    with documents_language():
+        data = render_certificates(results_doc.certificate_docs(slug), "荣誉证书")
     return _file(data, PDF, f"荣誉证书-{slug}.pdf")
 
 
@@ -107,7 +117,8 @@ def _page(slug: str, **extra):
     passed = extra.pop("passed", _passed())
     text, version = booklets.foreword(slug)
     form = extra.pop("form", None) or ForewordForm(data={"text": text, "version": version})
-    doc, _path, ready = results_doc.cached_booklet(slug, passed)
+    with documents_language():  # the booklet's content (and so its cache key) is Chinese
+        doc, _path, ready = results_doc.cached_booklet(slug, passed)
     context = {
         "config": config,
         "slug": slug,
@@ -138,13 +149,13 @@ def foreword(slug):
     try:
         booklets.set_foreword(current_actor(), slug, form.text.data, form.version.data)
     except ConcurrencyError:
-        context = _page(slug, form=form, error="前言已被他人修改，请刷新页面后再改。")
+        context = _page(slug, form=form, error=_("前言已被他人修改，请刷新页面后再改。"))
         return render("documents/booklet.html", "documents/booklet.html", **context), 409
     except DomainError as exc:
         context = _page(slug, form=form, error=exc.message)
         return render("documents/booklet.html", "documents/booklet.html", **context), 400
     return render("documents/booklet.html", "documents/booklet.html",
-                  **_page(slug, notice="前言已保存。"))  # fmt: skip
+                  **_page(slug, notice=_("前言已保存。")))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/booklet/generate")
@@ -153,12 +164,13 @@ def generate(slug):
     """Start generating (or join the generation running); a cached booklet is ready at once."""
     load_campaign(slug)
     passed = _passed()
-    doc, path, ready = results_doc.cached_booklet(slug, passed)
+    with documents_language():
+        doc, path, ready = results_doc.cached_booklet(slug, passed)
     if ready:
         return render("documents/booklet.html", "documents/booklet_job.html",
                       **_page(slug, passed=passed))  # fmt: skip
     if not doc["chapters"]:
-        raise DomainError("该活动还没有已认定且提交了总结报告的项目，无法汇编成册。")
+        raise DomainError(_("该活动还没有已认定且提交了总结报告的项目，无法汇编成册。"))
     total = 2 * len(doc["chapters"])
 
     def work(progress):
@@ -188,9 +200,10 @@ def booklet_job(slug, job_id):
 def booklet_pdf(slug):
     """The generated booklet (immediate: it is the cached file of the current content)."""
     load_campaign(slug)
-    _doc, path, ready = results_doc.cached_booklet(slug, _passed())
+    with documents_language():
+        _doc, path, ready = results_doc.cached_booklet(slug, _passed())
     if not ready:
-        raise DomainError("汇编尚未生成或内容已变化，请先生成。")
+        raise DomainError(_("汇编尚未生成或内容已变化，请先生成。"))
     with open(path, "rb") as fh:
         data = fh.read()
     return _file(data, PDF, f"成果汇编-{slug}.pdf")

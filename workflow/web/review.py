@@ -12,6 +12,7 @@ from ..campaign_templates import CATEGORIES
 from ..commands import applications, campaigns, review
 from ..deadlines import show_utc_text
 from ..errors import DomainError
+from ..i18n import _
 from ..log import ConcurrencyError
 from . import allow, current_actor, form_int, render
 from .projects import load_project
@@ -57,7 +58,7 @@ def index():
     slug, category = request.args.get("campaign") or None, request.args.get("category") or None
     state = request.args.get("state", "under_review")
     if state not in WAITING_STATES:
-        raise DomainError("状态筛选只能是“组织部审核中”或“待单位意见”。")
+        raise DomainError(_("状态筛选只能是“组织部审核中”或“待单位意见”。"))
     return render("review/index.html", "review/queue.html",
                   rows=queue(actor, slug, category, state), campaigns=campaigns.list_for(actor),
                   CATEGORIES=CATEGORIES, args=request.args, state=state,
@@ -105,7 +106,7 @@ def bulk():
         return render("review/bulk_page.html", "review/error.html", message=exc.message), 400
     return render("review/bulk_page.html", "review/bulk_result.html", plan=plan, done=confirmed,
                   action=action, text=text, STATES=lifecycle.STATES,
-                  action_label=review.ACTIONS[action][1])  # fmt: skip
+                  action_label=_(review.ACTIONS[action][1]))  # fmt: skip
 
 
 @bp.get("/projects/<pid>/diff")
@@ -117,7 +118,7 @@ def compare(pid):
     a = form_int(request.args.get("a"), max(1, latest - 1))
     b = form_int(request.args.get("b"), latest)
     if not (1 <= a <= latest and 1 <= b <= latest):
-        raise DomainError(f"版本号须在 1–{latest} 之间。")
+        raise DomainError(_("版本号须在 1–%(latest)s 之间。", latest=latest))
     texts = dict(
         db.fetchall(
             "SELECT revision, fields FROM project_revision WHERE project = ? AND revision IN (?, ?)",
@@ -136,7 +137,7 @@ def decisions(pid: str) -> list[dict]:
         "LEFT JOIN user_account a ON a.username = d.actor WHERE d.project = ? ORDER BY d.position",
         (pid,),
     )
-    return [{"revision": r, "action": review.ACTIONS[act][1], "text": t, "at": show_utc_text(at),
+    return [{"revision": r, "action": _(review.ACTIONS[act][1]), "text": t, "at": show_utc_text(at),
              "who": who or ""} for r, act, t, at, who in rows]  # fmt: skip
 
 

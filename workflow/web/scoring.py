@@ -21,6 +21,7 @@ from ..commands import assignment, campaigns, certification, scoring
 from ..deadlines import show_utc_text
 from ..errors import DomainError, Forbidden, NotFound
 from ..exports import disposition, spreadsheet_safe
+from ..i18n import N_, _, documents_language
 from ..log import ConcurrencyError
 from . import allow, current_actor, form_int, render
 from .campaigns import load_campaign
@@ -28,14 +29,14 @@ from .projects import load_project
 
 bp = Blueprint("scoring", __name__)
 
-CONFLICT = "您提交前，这些内容已被他人修改（见下方最新状态），您的操作未执行。请核对后重试。"
+CONFLICT = N_("您提交前，这些内容已被他人修改（见下方最新状态），您的操作未执行。请核对后重试。")
 MODE_HELP = {
-    "range": "填写得分",
-    "bonus": "填写加分（可不填）",
-    "deduction": "填写缺项/扣分次数",
-    "count": "填写篇数/次数",
-    "levels": "选择等级",
-    "veto": "是否存在否决情形",
+    "range": N_("填写得分"),
+    "bonus": N_("填写加分（可不填）"),
+    "deduction": N_("填写缺项/扣分次数"),
+    "count": N_("填写篇数/次数"),
+    "levels": N_("选择等级"),
+    "veto": N_("是否存在否决情形"),
 }
 
 
@@ -50,7 +51,7 @@ def _act(action, fresh, notice: str = ""):
     try:
         action()
     except ConcurrencyError:
-        return fresh(error=CONFLICT, status=409)
+        return fresh(error=_(CONFLICT), status=409)
     except DomainError as exc:
         if isinstance(exc, (Forbidden, NotFound)):
             raise
@@ -84,17 +85,20 @@ def _rubric_rows(r: dict) -> list[dict]:
     for c, depth in rubric.walk(r["criteria"]):
         detail = []
         if c.get("per") is not None:
-            detail.append(f"每次 {c['per']} 分")
+            detail.append(_("每次 %(per)s 分", per=c["per"]))
         if c.get("levels"):
-            detail.append("；".join(f"{n}={p}" for n, p in c["levels"]))
+            detail.append(_("；").join(f"{n}={p}" for n, p in c["levels"]))
         if c.get("mode") == "veto":
             detail.append(
-                "不合格" if c.get("effect", "fail") == "fail" else f"封顶 {c.get('cap')} 分"
+                _("不合格")
+                if c.get("effect", "fail") == "fail"
+                else _("封顶 %(cap)s 分", cap=c.get("cap"))
             )
         if c.get("step") is not None:
-            detail.append(f"步长 {c['step']}")
-        rows.append({**c, "depth": depth, "mode_label": rubric.MODES.get(c.get("mode", "range")),
-                     "detail": "，".join(detail), "is_parent": bool(c.get("children")),
+            detail.append(_("步长 %(step)s", step=c["step"]))
+        mode_label = rubric.MODES.get(c.get("mode", "range"))
+        rows.append({**c, "depth": depth, "mode_label": _(mode_label) if mode_label else mode_label,
+                     "detail": _("，").join(detail), "is_parent": bool(c.get("children")),
                      "levels_text": ";".join(f"{n}={p}" for n, p in c.get("levels") or []),
                      "max_text": _fmt(rubric.maximum(c)) if c.get("mode") != "veto" else "—"})  # fmt: skip
     return rows
@@ -107,7 +111,7 @@ def _rubric_section(config, editing=None, values=None, error=None, notice=None, 
     used = db.fetchone("SELECT COUNT(*) FROM score WHERE campaign = ?", (slug,))[0]
     context = dict(
         config=config, r=r, rows=_rubric_rows(r), editing=editing, values=values or {},
-        error=error, notice=notice, history=scoring.rubric_history(slug), SOURCES=scoring.SOURCES,
+        error=error, notice=notice, history=scoring.rubric_history(slug), SOURCES={k: _(v) for k, v in scoring.SOURCES.items()},
         MODES=rubric.MODES, base_max=_fmt(rubric.base_maximum(r)), scores_made=used,
         version=log.stream_version(campaigns.stream(slug)) if version is None else version,
         may_edit=authz.can(current_actor(), "rubric.manage"), when=lambda t: _when(t, config),
@@ -130,7 +134,7 @@ def rubric_edit(slug, criterion):
     config = load_campaign(slug)
     rows = {row["code"]: row for row in _rubric_rows(scoring.current_rubric(slug))}
     if criterion not in rows:
-        raise NotFound(f"指标 {criterion} 不存在。")
+        raise NotFound(_("指标 %(code)s 不存在。", code=criterion))
     return _rubric_section(config, editing=criterion, values=rows[criterion])
 
 
@@ -156,7 +160,7 @@ def rubric_save(slug, criterion):
 
     return _act(lambda: scoring.edit_criterion(actor, slug, criterion, values,
                 request.form.get("reason"), request.form.get("version")), fresh,
-                "已保存，评分细则版本已更新。")  # fmt: skip
+                _("已保存，评分细则版本已更新。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/rubric/add")
@@ -172,7 +176,7 @@ def rubric_add(slug):
 
     return _act(lambda: scoring.add_criterion(actor, slug, request.form.get("parent") or None,
                 request.form.get("code"), values, request.form.get("reason"),
-                request.form.get("version")), fresh, "已添加指标，评分细则版本已更新。")  # fmt: skip
+                request.form.get("version")), fresh, _("已添加指标，评分细则版本已更新。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/rubric/<criterion>/delete")
@@ -187,7 +191,7 @@ def rubric_delete(slug, criterion):
 
     return _act(lambda: scoring.remove_criterion(actor, slug, criterion,
                 request.form.get("reason"), request.form.get("version")), fresh,
-                f"已删除指标 {criterion}，评分细则版本已更新。")  # fmt: skip
+                _("已删除指标 %(code)s，评分细则版本已更新。", code=criterion))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/rubric/import")
@@ -202,7 +206,7 @@ def rubric_import(slug):
         name = upload.filename.lower()
         raw = upload.read(1024 * 1024 + 1)
         if len(raw) > 1024 * 1024:
-            raise DomainError("评分细则文件不超过 1 MB。")
+            raise DomainError(_("评分细则文件不超过 1 MB。"))
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -219,7 +223,7 @@ def rubric_import(slug):
         return _rubric_section(config, error=error, notice=notice, status=status)
 
     return _act(lambda: scoring.import_rubric(actor, slug, text, fmt, request.form.get("reason"),
-                request.form.get("version")), fresh, "导入成功，评分细则版本已更新。")  # fmt: skip
+                request.form.get("version")), fresh, _("导入成功，评分细则版本已更新。"))  # fmt: skip
 
 
 @bp.get("/campaigns/<slug>/rubric.<fmt>")
@@ -235,7 +239,7 @@ def rubric_export(slug, fmt):
     if fmt == "csv":
         return Response("\ufeff" + rubric.to_csv(r), mimetype="text/csv; charset=utf-8",
                         headers=_attachment(f"{slug}-rubric-v{version}.csv"))  # fmt: skip
-    raise NotFound("只能导出 CSV 或 JSON。")
+    raise NotFound(_("只能导出 CSV 或 JSON。"))
 
 
 def _attachment(name: str) -> dict:
@@ -301,8 +305,9 @@ def _round_section(config, round_, error=None, notice=None, status=200, plan=Non
         version=log.stream_version(scoring.panel_stream(slug)), CATEGORIES=CATEGORIES,
         STATES=lifecycle.STATES, ROUND_STATES=scoring.ROUND_STATES, fmt=_fmt,
         may_manage=authz.can(current_actor(), "scoring.manage"), plan=plan,
-        method=(f"去掉一个最高分和一个最低分后取平均（{agg.get('trim_from', 5)} 位及以上评审时）"
-                if agg.get("method") == "trimmed_mean" else "算术平均"),
+        method=(_("去掉一个最高分和一个最低分后取平均（%(n)s 位及以上评审时）",
+                  n=agg.get("trim_from", 5))
+                if agg.get("method") == "trimmed_mean" else _("算术平均")),
         when=lambda t: _when(t, config),
     )  # fmt: skip
     return _page("scoring/round.html", **context), status
@@ -330,7 +335,7 @@ def round_open(slug, round_):
     config = load_campaign(slug)
     scoring.round_stage(config, round_)
     return _act(lambda: scoring.open_round(current_actor(), slug, round_, request.form.get("note"),
-                request.form.get("version")), _round_fresh(config, round_), "评分已开启。")  # fmt: skip
+                request.form.get("version")), _round_fresh(config, round_), _("评分已开启。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/scoring/<round_>/close")
@@ -341,16 +346,16 @@ def round_close(slug, round_):
     scoring.round_stage(config, round_)
     if request.form.get("confirm") != "1":
         if scoring.round_state(slug, round_)["state"] != "open":
-            return _round_section(config, round_, error="该轮评分未开启或已经结束。", status=400)
+            return _round_section(config, round_, error=_("该轮评分未开启或已经结束。"), status=400)
         plan = scoring.close_plan(slug, round_)
         return _page("scoring/close_plan.html", config=config,
                       info=_round(config, round_), plan=plan, names=scoring.reviewer_names(),
                       version=form_int(request.form.get("version")), fmt=_fmt,
-                      STATES=lifecycle.STATES, after=lifecycle.label(
-                          scoring.lifecycle_state_after(round_)))  # fmt: skip
+                      STATES=lifecycle.STATES, after=_(lifecycle.label(
+                          scoring.lifecycle_state_after(round_))))  # fmt: skip
     return _act(lambda: scoring.close_round(current_actor(), slug, round_,
                 request.form.get("version")), _round_fresh(config, round_),
-                "评分已结束，已评分的项目状态已更新。")  # fmt: skip
+                _("评分已结束，已评分的项目状态已更新。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/scoring/<round_>/assign")
@@ -361,7 +366,7 @@ def assign(slug, round_):
     scoring.round_stage(config, round_)
     return _act(lambda: assignment.assign(current_actor(), slug, round_,
                 request.form.get("project"), request.form.get("reviewer"),
-                request.form.get("version")), _round_fresh(config, round_), "已分配。")  # fmt: skip
+                request.form.get("version")), _round_fresh(config, round_), _("已分配。"))  # fmt: skip
 
 
 @bp.post("/campaigns/<slug>/scoring/<round_>/unassign")
@@ -373,7 +378,7 @@ def unassign(slug, round_):
     return _act(lambda: assignment.unassign(current_actor(), slug, round_,
                 request.form.get("project"), request.form.get("reviewer"),
                 request.form.get("reason"), request.form.get("version")),
-                _round_fresh(config, round_), "已取消分配。")  # fmt: skip
+                _round_fresh(config, round_), _("已取消分配。"))  # fmt: skip
 
 
 def _plan_page(config, round_, status=200, **context):
@@ -392,7 +397,7 @@ def assign_csv(slug, round_):
     if request.form.get("confirm") == "1":
         pairs = list(zip(request.form.getlist("project"), request.form.getlist("reviewer")))
         return _act(lambda: assignment.run_pairs(actor, slug, round_, pairs, "csv",
-                    request.form.get("version")), fresh, f"已导入 {len(pairs)} 条分配。")  # fmt: skip
+                    request.form.get("version")), fresh, _("已导入 %(n)s 条分配。", n=len(pairs)))  # fmt: skip
     text = request.form.get("text", "")
     upload = request.files.get("file")
     if upload is not None and upload.filename:
@@ -419,7 +424,7 @@ def auto(slug, round_):
         pairs = list(zip(request.form.getlist("project"), request.form.getlist("reviewer")))
         return _act(lambda: assignment.run_pairs(actor, slug, round_, pairs, "auto",
                     request.form.get("version")), _round_fresh(config, round_),
-                    f"已按方案分配 {len(pairs)} 人次。")  # fmt: skip
+                    _("已按方案分配 %(n)s 人次。", n=len(pairs)))  # fmt: skip
     try:
         proposal = assignment.propose(actor, slug, round_, form_int(request.form.get("per_project")),
                                       set(request.form.getlist("pool")) or None)  # fmt: skip
@@ -444,11 +449,11 @@ def record_conflict(slug):
 
     def action():
         if not pid:
-            raise DomainError("请选择项目。")
+            raise DomainError(_("请选择项目。"))
         assignment.declare_conflict(current_actor(), pid, request.form.get("reviewer"),
                                     request.form.get("reason"), request.form.get("version"))  # fmt: skip
 
-    return _act(action, _round_fresh(config, round_), "已登记回避。")
+    return _act(action, _round_fresh(config, round_), _("已登记回避。"))
 
 
 # --- A project's scores --------------------------------------------------------------------
@@ -457,8 +462,14 @@ def record_conflict(slug):
 def _criteria_rows(r: dict) -> list[dict]:
     return [{**c, "depth": depth, "is_parent": bool(c.get("children")),
              "mode": c.get("mode", "range"), "max_text": _fmt(rubric.maximum(c)),
-             "help": MODE_HELP.get(c.get("mode", "range"), "")}
+             "help": _help(c.get("mode", "range"))}
             for c, depth in rubric.walk(r["criteria"])]  # fmt: skip
+
+
+def _help(mode: str) -> str:
+    """What to enter for a criterion of this mode, in the UI language."""
+    text = MODE_HELP.get(mode)
+    return _(text) if text else ""
 
 
 def _per_criterion(slug: str, score: dict) -> dict:
@@ -501,7 +512,7 @@ def _reviewer_form(config, project, round_, values=None, comments=None, error=No
         for s in scoring.counted_scores(project["id"], round_):
             if s["reviewer"] == actor.username:
                 continue
-            names.setdefault(s["reviewer"], f"专家 {chr(ord('A') + len(names))}")
+            names.setdefault(s["reviewer"], _("专家 %(letter)s", letter=chr(ord("A") + len(names))))
             others.append({"label": names[s["reviewer"]], "total": s["total"],
                            "per": _per_criterion(slug, s), "comments": s["comments"],
                            "failed": s["failed"]})  # fmt: skip
@@ -525,15 +536,15 @@ def _scorer_project(pid: str, round_: str):
 
     project = get_project(pid)
     if project is None:
-        raise NotFound("项目不存在。")
+        raise NotFound(_("项目不存在。"))
     config = campaigns.get(project["campaign"])
     stage = scoring.round_stage(config, round_)
     actor = current_actor()
     reason = assignment.exclusion_reason(pid, actor.username)
     if reason:
-        raise Forbidden(f"您与该项目存在利益冲突，须回避，不能评分：{reason}")
+        raise Forbidden(_("您与该项目存在利益冲突，须回避，不能评分：%(reason)s", reason=reason))
     if actor.username not in scoring.panel_of(pid, round_):
-        raise Forbidden(f"您未被分配评审该项目的“{stage['name']}”，不能评分。")
+        raise Forbidden(_("您未被分配评审该项目的“%(stage)s”，不能评分。", stage=stage["name"]))
     return load_project(pid), config
 
 
@@ -551,7 +562,7 @@ def sheet(pid, round_):
                       project=project, info=info, fmt=_fmt, when=lambda t: _when(t, config),
                       **_sheet(config, project, round_))  # fmt: skip
     if not authz.can(actor, "scoring.score"):
-        raise Forbidden("只有组织部、审计和分配的评审专家可以查看评分表。")
+        raise Forbidden(_("只有组织部、审计和分配的评审专家可以查看评分表。"))
     project, config = _scorer_project(pid, round_)
     return _page("scoring/score_form.html",
                   **_reviewer_form(config, project, round_))  # fmt: skip
@@ -602,11 +613,11 @@ def submit(pid, round_):
     try:
         scoring.submit(actor, pid, round_, inputs, comments, request.form.get("rubric_version"),
                        request.form.get("version"))  # fmt: skip
-        notice = "评分已提交。评分结束前您仍可修改，每次修改都会记录。"
+        notice = _("评分已提交。评分结束前您仍可修改，每次修改都会记录。")
     except ConcurrencyError:
         status, error = (
             409,
-            "您在别处（另一个窗口）已提交过新的评分，本次未保存。请核对下方最新评分后再修改。",
+            _("您在别处（另一个窗口）已提交过新的评分，本次未保存。请核对下方最新评分后再修改。"),
         )
     except DomainError as exc:
         if isinstance(exc, (Forbidden, NotFound)):
@@ -636,7 +647,7 @@ def declare_conflict(pid):
         if isinstance(exc, (Forbidden, NotFound)):
             raise
         return _panel(project, error=exc.message, status=400)
-    return _panel(project, notice="已申报回避：您不再评审该项目。")
+    return _panel(project, notice=_("已申报回避：您不再评审该项目。"))
 
 
 @bp.get("/scoring")
@@ -740,7 +751,8 @@ def export(slug, round_, fmt):
     """Score sheets: XLSX (汇总 + 评分明细) or CSV (明细, UTF-8 with BOM)."""
     config = load_campaign(slug)
     info = _round(config, round_)
-    summary, detail = _export_rows(config, round_)
+    with documents_language():  # the spreadsheets stay Chinese
+        summary, detail = _export_rows(config, round_)
     base = f"{slug}-{round_}-评分表"
     if fmt == "csv":
         out = io.StringIO()
@@ -751,7 +763,7 @@ def export(slug, round_, fmt):
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers=_attachment(base + ".csv"))  # fmt: skip
     if fmt != "xlsx":
-        raise NotFound("只能导出 XLSX 或 CSV。")
+        raise NotFound(_("只能导出 XLSX 或 CSV。"))
     from openpyxl import Workbook
     from openpyxl.styles import Font
 

@@ -27,6 +27,7 @@ from ..commands import campaigns
 from ..errors import DomainError, Forbidden, NotFound
 from ..events import CATALOGUE
 from ..exports import disposition
+from ..i18n import _, documents_language
 from . import allow, current_actor, is_htmx, render
 
 bp = Blueprint("trails", __name__, url_prefix="/audit")
@@ -47,7 +48,7 @@ def beijing(text: str) -> str:
 
 def _scope(segment: str, key: str):
     if segment not in KINDS:
-        raise NotFound("没有这种审计范围。")
+        raise NotFound(_("没有这种审计范围。"))
     return trail.viewer_scope(current_actor(), KINDS[segment], key)
 
 
@@ -62,9 +63,9 @@ def desk():
     wanted = (request.args.get("user") or "").strip()
     if wanted:
         if not trail.reads_all(actor):
-            raise Forbidden("您只能查看本单位的操作记录。")
+            raise Forbidden(_("您只能查看本单位的操作记录。"))
         if not trail.USERNAME.match(wanted):
-            raise DomainError("账号格式不正确：只能包含小写字母、数字、点、横线和下划线。")
+            raise DomainError(_("账号格式不正确：只能包含小写字母、数字、点、横线和下划线。"))
         return redirect(url_for("trails.trail_page", kind="users", ref=wanted))
     full = trail.reads_all(actor)
     forest = queries.org_forest(actor) if full else []
@@ -83,7 +84,7 @@ def desk():
 
 def _filter_choices(scope: trail.Scope, full: bool) -> dict:
     types = sorted(
-        ((name, et.label or name) for name, et in CATALOGUE.items()
+        ((name, _(et.label) if et.label else name) for name, et in CATALOGUE.items()
          if full or name in trail.UNIT_VISIBLE),
         key=lambda t: t[1],
     )  # fmt: skip
@@ -145,8 +146,9 @@ def trail_csv(kind, ref):
     filters = trail.parse_filters(request.args, scope)
     upto = log.head()[0]
     names = trail.Names()
-    events = list(trail.Reader(scope, full, names).events(filters, upto=upto))
-    data = trail.csv_text(events, names).encode("utf-8")
+    with documents_language():  # the export stays Chinese
+        events = list(trail.Reader(scope, full, names).events(filters, upto=upto))
+        data = trail.csv_text(events, names).encode("utf-8")
     return _export(scope, "csv", data, f"审计轨迹-{_slug_name(scope)}-{upto}.csv",
                    "text/csv; charset=utf-8", len(events), upto, filters.as_payload())  # fmt: skip
 
@@ -159,7 +161,8 @@ def report_pdf(kind, ref):
 
     scope, full = _scope(kind, ref)
     filters = trail.parse_filters(request.args, scope)
-    data, count, upto = audit_report.build_pdf(scope, full, filters, current_actor())
+    with documents_language():
+        data, count, upto = audit_report.build_pdf(scope, full, filters, current_actor())
     return _export(scope, "pdf", data, f"审计报告-{_slug_name(scope)}-{upto}.pdf",
                    "application/pdf", count, upto, filters.as_payload())  # fmt: skip
 
@@ -171,8 +174,9 @@ def bundle_zip(kind, ref):
     verifier (tools/verify_bundle.py), in one zip; the export is logged."""
     scope, _full = _scope(kind, ref)
     actor = current_actor()
-    data, manifest = bundle.build(scope, f"{actor.display_name}（{actor.username}）",
-                                  checkpoint.directory())  # fmt: skip
+    with documents_language():
+        data, manifest = bundle.build(scope, f"{actor.display_name}（{actor.username}）",
+                                      checkpoint.directory())  # fmt: skip
     upto = manifest["head"]["position"]
     return _export(scope, "bundle", data, f"审计包-{_slug_name(scope)}-{upto}.zip",
                    "application/zip", manifest["events"], upto, {})  # fmt: skip
@@ -183,15 +187,17 @@ def bundle_zip(kind, ref):
 
 def _load_event(text: str):
     if not text.isdigit() or len(text) > 18:
-        raise NotFound(f"位置须为正整数，收到“{text[:20]}”。")
+        raise NotFound(_("位置须为正整数，收到“%(text)s”。", text=text[:20]))
     position = int(text)
     event = log.get(position)
     if event is None:
         head = log.head()[0]
-        raise NotFound(f"位置 {position} 没有事件：当前日志头为 {head}。")
+        raise NotFound(
+            _("位置 %(position)s 没有事件：当前日志头为 %(head)s。", position=position, head=head)
+        )
     names = trail.Names()
     if not trail.may_read_event(current_actor(), event, names):
-        raise Forbidden("您没有权限查看这条事件。")
+        raise Forbidden(_("您没有权限查看这条事件。"))
     return event, names
 
 
@@ -259,7 +265,8 @@ def project_as_of(pid):
         return page
     context = timetravel.project_context(pid, moment)
     if context is None:
-        message = f"该项目在位置 {moment.position}（{moment.local_text}）时尚未提交申报。"
+        message = _("该项目在位置 %(position)s（%(time)s）时尚未提交申报。",
+                    position=moment.position, time=moment.local_text)  # fmt: skip
         return _chooser(scope.title, back, moments, message, 404)
     context.update(as_of_live=back, as_of_choose=url_for("trails.project_as_of", pid=pid),
                    as_of_panels=[name for name, endpoint in AS_OF_PANELS.items()
@@ -286,10 +293,10 @@ def project_panel_as_of(pid, panel):
     trail.viewer_scope(current_actor(), "project", pid)
     endpoint = AS_OF_PANELS.get(panel)
     if endpoint is None or endpoint not in current_app.view_functions:
-        raise NotFound("没有这个栏目。")
+        raise NotFound(_("没有这个栏目。"))
     position = trail.parse_position(request.args.get("position"))
     if not position:
-        raise DomainError("请指定日志位置。")
+        raise DomainError(_("请指定日志位置。"))
     with timetravel.replayed(position, timetravel.campaign_of(pid)):
         response = current_app.make_response(current_app.view_functions[endpoint](pid=pid))
         body = response.get_data(as_text=True)
@@ -305,12 +312,13 @@ def campaign_as_of(slug):
     scope, _full = trail.viewer_scope(current_actor(), "campaign", slug)
     back = url_for("campaigns.overview_page", slug=slug)
     moments = timetravel.moments_of({slug})
-    moment, page = _moment_or_chooser(scope.title + " · 申报总览", back, moments)
+    moment, page = _moment_or_chooser(_("%(title)s · 申报总览", title=scope.title), back, moments)
     if page is not None:
         return page
     context = timetravel.overview_context(slug, moment)
     if context is None:
-        message = f"该创建活动在位置 {moment.position}（{moment.local_text}）时尚未建立。"
+        message = _("该创建活动在位置 %(position)s（%(time)s）时尚未建立。",
+                    position=moment.position, time=moment.local_text)  # fmt: skip
         return _chooser(scope.title, back, moments, message, 404)
     from .. import overview
 
