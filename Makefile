@@ -73,5 +73,5 @@ translations/en/LC_MESSAGES/messages.mo: translations/en/LC_MESSAGES/messages.po
 
 # Re-extract every UI string (templates, Python, N_() domain messages) and merge into the .po.
 i18n: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext -k later -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations

@@ -65,6 +65,21 @@ def _tables(cursor, schema="public") -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
+_template_columns: dict[str, dict[str, str]] = {}
+
+
+def _columns(cursor, schema: str) -> dict[str, str]:
+    """Each table of a template schema with its column list (read once: templates don't change)."""
+    if schema not in _template_columns:
+        cursor.execute(
+            "SELECT table_name, string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+            "FROM information_schema.columns WHERE table_schema = %s GROUP BY table_name",
+            (schema,),
+        )
+        _template_columns[schema] = dict(cursor.fetchall())
+    return _template_columns[schema]
+
+
 def _refill_postgres(url, template_schema=None):
     """Empty the public schema's tables, then copy the template schema's rows in (if given).
 
@@ -81,9 +96,9 @@ def _refill_postgres(url, template_schema=None):
     tables = _tables(cursor)
     statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
     statements += [f'DELETE FROM public."{t}"' for t in tables]  # TRUNCATE: 70 times slower
-    if template_schema:
-        statements += [f'INSERT INTO public."{t}" SELECT * FROM "{template_schema}"."{t}"'
-                       for t in _tables(cursor, template_schema)]  # fmt: skip
+    if template_schema:  # by column name: a test may have dropped and re-added a column
+        statements += [f'INSERT INTO public."{t}" ({names}) SELECT {names} FROM "{template_schema}"."{t}"'
+                       for t, names in _columns(cursor, template_schema).items()]  # fmt: skip
     cursor.execute("; ".join([*statements, "COMMIT"]))
     conn.close()
 

@@ -96,6 +96,42 @@ def test_secretaries_and_organizer_get_the_right_action_items(submitted, as_user
     assert open_actions("a-ncut-cs-t") == [] and open_actions("reviewer1") == []
 
 
+def test_each_reader_sees_notifications_in_their_own_language(submitted, as_user):
+    """A notification is written once, during somebody's request, and read by others: it is
+    stored as a message and rendered in the reader's language; e-mails carry the Chinese."""
+    secretary = as_user("s-ncut-office")
+    chinese = text(secretary.get("/inbox?show=action"))
+    assert "已提交申报，请填写党支部意见。" in chinese
+    secretary.post("/lang", {"lang": "en", "next": "/"})
+    english = text(secretary.get("/inbox?show=action"))
+    assert "submitted the application" in english
+    assert "Please enter the Party branch&#39;s opinion." in english
+    assert "请填写" not in english
+    # The stored text, which mail sends, stays Chinese whoever wrote the event.
+    (stored,) = db.fetchall(
+        "SELECT text FROM notification WHERE recipient = 's-ncut-office' AND kind = 'action' "
+        "AND done_position IS NULL"
+    )
+    assert stored[0].endswith("已提交申报，请填写党支部意见。")
+
+
+def test_a_database_from_before_stored_messages_gains_the_column(submitted, as_user):
+    """An existing notification table without the message column gets it at start-up; its old
+    rows keep showing their Chinese text until a rebuild writes messages for them."""
+    from workflow import schema
+
+    before = db.fetchall("SELECT position, recipient, text FROM notification ORDER BY 1, 2")
+    db.execute("ALTER TABLE notification DROP COLUMN message")
+    schema.create_all()
+    assert db.fetchall("SELECT DISTINCT message FROM notification") == [("",)]
+    assert db.fetchall("SELECT position, recipient, text FROM notification ORDER BY 1, 2") == before
+    secretary = as_user("s-ncut-office")
+    secretary.post("/lang", {"lang": "en", "next": "/"})
+    assert "请填写党支部意见" in text(secretary.get("/inbox?show=action"))
+    projections.rebuild()
+    assert "Please enter the Party branch" in text(secretary.get("/inbox?show=action"))
+
+
 def test_unread_count_in_header_and_mark_read(submitted, as_user):
     secretary = as_user("s-ncut-office")
     home = text(secretary.get("/"))

@@ -38,6 +38,25 @@ def _(message: str, **params) -> str:
     return message % params if params else message
 
 
+def later(message: str, **params) -> dict:
+    """A message to translate when it is shown, not when it is made: for text stored in a
+    projection (inbox notifications), which is written during one user's request and read by
+    others in their own language. A parameter may itself be a `later` message."""
+    return {"id": message, "params": params}
+
+
+def render(message: dict, translate: bool = True) -> str:
+    """A `later` message as text: in the request's language, or (translate=False) the Chinese
+    it was written in, which is what e-mails and the stored text carry."""
+    params = {
+        key: render(value, translate) if isinstance(value, dict) else value
+        for key, value in message["params"].items()
+    }
+    msgid = message["id"]
+    text = _(msgid) if translate else msgid
+    return text % params if params else text
+
+
 def pgettext(context: str, message: str, **params) -> str:
     """`_` for a msgid that means different things in different places (e.g. 活动: a campaign,
     or, in the evidence context, an activity record)."""

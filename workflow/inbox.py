@@ -8,9 +8,11 @@ event position, which a rebuild keeps, so read marks survive `rebuild-projection
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from . import db, log
+from .i18n import render
 
 PAGE = 50
 
@@ -65,28 +67,33 @@ def listing(username: str, show: str = "all", before: int | None = None, limit: 
         where.append("n.position < ?")
         params.append(before)
     rows = db.fetchall(
-        "SELECT n.position, n.kind, n.event_type, n.project, n.text, n.link, n.at, "
-        f"n.done_position IS NOT NULL, CASE WHEN {_UNREAD} THEN 1 ELSE 0 END "
-        f"FROM notification n WHERE {' AND '.join(where)} ORDER BY n.position DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM notification n WHERE {' AND '.join(where)} "
+        "ORDER BY n.position DESC LIMIT ?",
         (*params, limit + 1),
     )
-    items = [
-        Notification(pos, kind, et, project, text, link, at, bool(done), bool(unread))
-        for pos, kind, et, project, text, link, at, done, unread in rows[:limit]
-    ]
-    return items, len(rows) > limit
+    return [_notification(row) for row in rows[:limit]], len(rows) > limit
 
 
 def get(username: str, position: int) -> Notification | None:
     rows = db.fetchall(
-        "SELECT n.position, n.kind, n.event_type, n.project, n.text, n.link, n.at, "
-        f"n.done_position IS NOT NULL, CASE WHEN {_UNREAD} THEN 1 ELSE 0 END "
-        "FROM notification n WHERE n.recipient = ? AND n.position = ?",
+        f"SELECT {_COLUMNS} FROM notification n WHERE n.recipient = ? AND n.position = ?",
         (username, position),
     )
-    if not rows:
-        return None
-    pos, kind, et, project, text, link, at, done, unread = rows[0]
+    return _notification(rows[0]) if rows else None
+
+
+_COLUMNS = (
+    "n.position, n.kind, n.event_type, n.project, n.text, n.message, n.link, n.at, "
+    f"n.done_position IS NOT NULL, CASE WHEN {_UNREAD} THEN 1 ELSE 0 END"
+)
+
+
+def _notification(row) -> Notification:
+    """A row as the reader sees it: the stored message in the reader's language (rows written
+    before messages were stored keep their Chinese text)."""
+    pos, kind, et, project, text, message, link, at, done, unread = row
+    if message:
+        text = render(json.loads(message))
     return Notification(pos, kind, et, project, text, link, at, bool(done), bool(unread))
 
 

@@ -123,6 +123,8 @@ def create_all() -> None:
         for p in projections.REGISTRY:
             for sql in [*p.tables.values(), *p.indexes]:
                 db.database.execute_sql(sql)
+            for table, columns in p.added_columns.items():
+                _add_missing_columns(table, columns)
             db.execute(
                 "INSERT INTO projection_checkpoint (name, position) VALUES (?, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -130,6 +132,14 @@ def create_all() -> None:
             )
         for sql in POSTGRES_TRIGGERS if db.is_postgres() else SQLITE_TRIGGERS:
             db.database.execute_sql(sql)
+
+
+def _add_missing_columns(table: str, columns: list[tuple[str, str]]) -> None:
+    cursor = db.database.execute_sql(f"SELECT * FROM {table} LIMIT 0")
+    present = {d[0] for d in cursor.description}
+    for name, kind in columns:
+        if name not in present:
+            db.database.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def drop_triggers() -> None:

@@ -21,6 +21,9 @@ class Projection:
     tables: dict[str, str]  # table name -> CREATE TABLE statement
     handlers: dict[str, Callable[[Event], None]] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
+    # Columns added to a table after it first shipped: (name, type with default), added to
+    # existing databases by schema.create_all. Rows from before keep the default until a rebuild.
+    added_columns: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def on(self, *types: str):
         def register(fn):

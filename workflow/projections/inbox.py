@@ -33,6 +33,7 @@ import json
 
 from .. import db
 from ..events import canonical_json
+from ..i18n import later, render
 from . import Projection, register
 
 inbox = register(
@@ -48,6 +49,7 @@ inbox = register(
                 project TEXT,
                 topic TEXT NOT NULL,
                 text TEXT NOT NULL,
+                message TEXT NOT NULL DEFAULT '',
                 link TEXT NOT NULL,
                 at TEXT NOT NULL,
                 done_position BIGINT,
@@ -71,6 +73,7 @@ inbox = register(
                 actor TEXT NOT NULL,
                 at TEXT NOT NULL)""",
         },
+        added_columns={"notification": [("message", "TEXT NOT NULL DEFAULT ''")]},
         indexes=[
             "CREATE INDEX IF NOT EXISTS notification_recipient ON notification (recipient, position)",
             "CREATE INDEX IF NOT EXISTS notification_topic ON notification (topic)",
@@ -81,7 +84,10 @@ inbox = register(
 )
 
 ACTION, INFO = "action", "info"
-LEVEL_NAMES = {"branch": "党支部意见", "general_branch": "党总支意见"}
+# Texts are stored as `later` messages (translated when a reader sees them) and, rendered in
+# Chinese, as the row's text (what e-mails carry).
+LEVEL_NAMES = {"branch": later("党支部意见"), "general_branch": later("党总支意见")}
+UNIT_OPINION = later("单位意见")
 EXCERPT = 80
 
 
@@ -97,7 +103,7 @@ def _who(username: str) -> str:
     row = db.fetchone("SELECT display_name FROM user_account WHERE username = ?", (username,))
     if row:
         return row[0]
-    return "系统" if username == "system" else username
+    return later("系统") if username == "system" else username
 
 
 def _members(unit: str | None, *roles: str) -> list[str]:
@@ -155,7 +161,7 @@ def _project(pid: str) -> dict | None:
         "unit": unit,
         "unit_name": unit_row[0] if unit_row else unit,
         "parent": unit_row[2] if unit_row else None,
-        "brand": brand or "（未命名）",
+        "brand": brand or later("（未命名）"),
         "pending": json.loads(pending),
         "revision": revision,
         "committee": committee or (unit_row[3] if unit_row else ""),
@@ -185,8 +191,9 @@ def _unit_people(units: list[str]) -> tuple[list[str], list[str]]:
 # --- Writing ---------------------------------------------------------------------------------
 
 
-def _notify(e, recipients, kind, text, link, *, project=None, campaign=None, topic=None):
+def _notify(e, recipients, kind, message, link, *, project=None, campaign=None, topic=None):
     """One row per recipient (the event's actor excluded, duplicates dropped)."""
+    text, stored = render(message, translate=False), canonical_json(message)
     seen = set()
     for username in recipients:
         if not username or username == e.actor or username in seen:
@@ -194,10 +201,11 @@ def _notify(e, recipients, kind, text, link, *, project=None, campaign=None, top
         seen.add(username)
         db.execute(
             "INSERT INTO notification (position, recipient, kind, event_type, campaign, project, "
-            "topic, text, link, at, done_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
+            "topic, text, message, link, at, done_position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
             "ON CONFLICT (position, recipient) DO NOTHING",
             (e.position, username, kind, e.type, campaign, project, topic or project or "",
-             text, link, e.occurred_at),
+             text, stored, link, e.occurred_at),
         )  # fmt: skip
 
 
@@ -234,18 +242,21 @@ def submitted(e):
     pid, brand, unit_name = project["id"], project["brand"], project["unit_name"]
     _settle(pid, e.position)
     _settle(reminder_topic(p["campaign"], p["unit"], "apply"), e.position)
-    again = f"（修改后重新提交，第 {p['revision']} 版）" if p["revision"] > 1 else ""
+    again = later("（修改后重新提交，第 %(n)s 版）", n=p["revision"]) if p["revision"] > 1 else ""
     link, common = project_link(pid), {"project": pid, "campaign": p["campaign"]}
     if p["approvals"]:
         step = p["approvals"][0]
         _notify(e, _members(step["unit"], "approver"), ACTION,
-                f"{unit_name}「{brand}」已提交申报{again}，请填写{LEVEL_NAMES.get(step['level'], '单位意见')}。",
+                later("%(unit)s「%(brand)s」已提交申报%(again)s，请填写%(level)s。", unit=unit_name,
+                      brand=brand, again=again, level=LEVEL_NAMES.get(step["level"], UNIT_OPINION)),
                 link, **common)  # fmt: skip
     else:
         _notify(e, _organizers(project["committee"]), ACTION,
-                f"{unit_name}「{brand}」已提交申报{again}，请审核。", link, **common)  # fmt: skip
+                later("%(unit)s「%(brand)s」已提交申报%(again)s，请审核。", unit=unit_name, brand=brand,
+                      again=again), link, **common)  # fmt: skip
     _notify(e, _members(p["unit"], "applicant"), INFO,
-            f"{_who(e.actor)} 提交了「{brand}」的申报{again}。", link, **common)  # fmt: skip
+            later("%(who)s 提交了「%(brand)s」的申报%(again)s。", who=_who(e.actor), brand=brand,
+                  again=again), link, **common)  # fmt: skip
 
 
 @inbox.on("UnitOpinionRecorded")
@@ -256,25 +267,33 @@ def opinion(e):
         return
     pid, brand, unit_name = project["id"], project["brand"], project["unit_name"]
     _settle(pid, e.position)
-    level = LEVEL_NAMES.get(p["level"], "单位意见")
+    level = LEVEL_NAMES.get(p["level"], UNIT_OPINION)
     link, common = project_link(pid), {"project": pid, "campaign": project["campaign"]}
     applicants = _members(project["unit"], "applicant")
+    who = _who(e.actor)
     if p["decision"] == "return":
-        text = f"{_who(e.actor)} 将「{brand}」退回修改（{level}）：{_excerpt(p['text'])}"
-        _notify(e, applicants, ACTION, text + " 请修改后重新提交。", link, **common)
+        fields = {"who": who, "brand": brand, "level": level, "text": _excerpt(p["text"])}
+        _notify(e, applicants, ACTION,
+                later("%(who)s 将「%(brand)s」退回修改（%(level)s）：%(text)s 请修改后重新提交。", **fields),
+                link, **common)  # fmt: skip
         if p["unit"] != project["unit"]:  # a general branch returned it: the branch hears too
-            _notify(e, _members(project["unit"], "approver"), INFO, text, link, **common)
+            _notify(e, _members(project["unit"], "approver"), INFO,
+                    later("%(who)s 将「%(brand)s」退回修改（%(level)s）：%(text)s", **fields), link,
+                    **common)  # fmt: skip
         return
-    _notify(e, applicants, INFO, f"{_who(e.actor)} 已填写{level}：同意上报「{brand}」。", link,
-            **common)  # fmt: skip
+    _notify(e, applicants, INFO,
+            later("%(who)s 已填写%(level)s：同意上报「%(brand)s」。", who=who, level=level, brand=brand),
+            link, **common)  # fmt: skip
     if project["pending"]:
         step = project["pending"][0]
         _notify(e, _members(step["unit"], "approver"), ACTION,
-                f"{unit_name}「{brand}」的{level}已同意，请填写{LEVEL_NAMES.get(step['level'], '单位意见')}。",
+                later("%(unit)s「%(brand)s」的%(level)s已同意，请填写%(next)s。", unit=unit_name,
+                      brand=brand, level=level, next=LEVEL_NAMES.get(step["level"], UNIT_OPINION)),
                 link, **common)  # fmt: skip
     else:
         _notify(e, _organizers(project["committee"]), ACTION,
-                f"{unit_name}「{brand}」单位意见已齐全，请审核。", link, **common)  # fmt: skip
+                later("%(unit)s「%(brand)s」单位意见已齐全，请审核。", unit=unit_name, brand=brand),
+                link, **common)  # fmt: skip
 
 
 @inbox.on("ReviewReturned", "ProjectApproved", "ProjectRejected")
@@ -288,16 +307,23 @@ def reviewed(e):
     link, common = project_link(pid), {"project": pid, "campaign": project["campaign"]}
     who = _who(e.actor)
     if e.type == "ReviewReturned":
-        text = f"{who} 将「{brand}」退回修改：{_excerpt(e.payload['reason'])}"
-        _notify(e, applicants, ACTION, text + " 请修改后重新提交。", link, **common)
-        _notify(e, approvers, INFO, text, link, **common)
+        fields = {"who": who, "brand": brand, "reason": _excerpt(e.payload["reason"])}
+        _notify(e, applicants, ACTION,
+                later("%(who)s 将「%(brand)s」退回修改：%(reason)s 请修改后重新提交。", **fields), link,
+                **common)  # fmt: skip
+        _notify(e, approvers, INFO, later("%(who)s 将「%(brand)s」退回修改：%(reason)s", **fields),
+                link, **common)  # fmt: skip
         return
     if e.type == "ProjectApproved":
         note = _excerpt(e.payload["note"])
-        text = f"「{brand}」已审核通过，正式立项" + (f"：{note}" if note else "。")
+        if note:
+            message = later("「%(brand)s」已审核通过，正式立项：%(note)s", brand=brand, note=note)
+        else:
+            message = later("「%(brand)s」已审核通过，正式立项。", brand=brand)
     else:
-        text = f"「{brand}」未获立项：{_excerpt(e.payload['reason'])}"
-    _notify(e, applicants + approvers, INFO, text, link, **common)
+        message = later("「%(brand)s」未获立项：%(reason)s", brand=brand,
+                        reason=_excerpt(e.payload["reason"]))  # fmt: skip
+    _notify(e, applicants + approvers, INFO, message, link, **common)
 
 
 # --- Comments --------------------------------------------------------------------------------
@@ -321,6 +347,10 @@ def _may_read(username: str, project: dict, visibility: str) -> bool:
     if "applicant" in roles:
         return unit == project["unit"]
     return "approver" in roles and unit_side
+
+
+def _comment_kind(visibility: str) -> dict:
+    return later("评论") if visibility == "unit" else later("内部评论")
 
 
 def _comment(comment_id: str):
@@ -347,7 +377,7 @@ def comment_posted(e):
     brand, who, body = project["brand"], _who(e.actor), _excerpt(p["body"])
     link = project_link(project["id"], f"comment-{p['comment_id']}")
     common = {"project": project["id"], "campaign": project["campaign"]}
-    rows: dict[str, str] = {}  # recipient -> text: the most specific reason wins
+    rows: dict[str, dict] = {}  # recipient -> message: the most specific reason wins
     audience = _organizers(project["committee"])
     # Reviewers and organizers who already wrote in this project's threads follow them.
     audience += [
@@ -357,15 +387,19 @@ def comment_posted(e):
     ]  # fmt: skip
     if not internal:
         audience += [u for units in _unit_people([project["unit"]]) for u in units]
-    kind_text = "内部评论" if internal else "评论"
+    fields = {"who": who, "brand": brand, "kind": _comment_kind(p["visibility"]), "body": body}
     for username in audience:
-        rows.setdefault(username, f"{who} 在「{brand}」发表了{kind_text}：{body}")
+        rows.setdefault(
+            username, later("%(who)s 在「%(brand)s」发表了%(kind)s：%(body)s", **fields)
+        )
     parent = _comment(p["parent_id"]) if p["parent_id"] else None
     if parent:
-        rows[parent[1]] = f"{who} 回复了您在「{brand}」的{kind_text}：{body}"
+        rows[parent[1]] = later("%(who)s 回复了您在「%(brand)s」的%(kind)s：%(body)s", **fields)
     for username in p["mentions"]:
         if isinstance(username, str):
-            rows[username] = f"{who} 在「{brand}」的{kind_text}中提到了您：{body}"
+            rows[username] = later(
+                "%(who)s 在「%(brand)s」的%(kind)s中提到了您：%(body)s", **fields
+            )
     for username in sorted(rows):
         if username != e.actor and _may_read(username, project, p["visibility"]):
             _notify(e, [username], INFO, rows[username], link, **common)
@@ -387,12 +421,13 @@ def comment_edited(e):
     project = _project(pid)
     if project is None:
         return
-    kind_text = "内部评论" if visibility != "unit" else "评论"
-    text = f"{_who(e.actor)} 在「{project['brand']}」的{kind_text}中提到了您：{_excerpt(p['body'])}"
+    message = later("%(who)s 在「%(brand)s」的%(kind)s中提到了您：%(body)s", who=_who(e.actor),
+                    brand=project["brand"], kind=_comment_kind(visibility),
+                    body=_excerpt(p["body"]))  # fmt: skip
     link = project_link(pid, f"comment-{p['comment_id']}")
     for username in mentions:
         if username not in before and _may_read(username, project, visibility):
-            _notify(e, [username], INFO, text, link, project=pid, campaign=project["campaign"])
+            _notify(e, [username], INFO, message, link, project=pid, campaign=project["campaign"])
 
 
 @inbox.on("CommentResolved", "CommentReopened")
@@ -405,8 +440,13 @@ def comment_resolved(e):
     project = _project(pid)
     if project is None or not _may_read(author, project, visibility):
         return
-    verb = "标记为已解决" if e.type == "CommentResolved" else "重新打开"
-    _notify(e, [author], INFO, f"{_who(e.actor)} 将您在「{project['brand']}」的评论{verb}。",
+    if e.type == "CommentResolved":
+        message = later("%(who)s 将您在「%(brand)s」的评论标记为已解决。", who=_who(e.actor),
+                        brand=project["brand"])  # fmt: skip
+    else:
+        message = later("%(who)s 将您在「%(brand)s」的评论重新打开。", who=_who(e.actor),
+                        brand=project["brand"])  # fmt: skip
+    _notify(e, [author], INFO, message,
             project_link(pid, f"comment-{e.payload['comment_id']}"), project=pid,
             campaign=project["campaign"])  # fmt: skip
 
@@ -426,17 +466,20 @@ def reminded(e):
     topic = reminder_topic(campaign, p["unit"], p["stage"])
     _settle(topic, e.position)  # the newest reminder replaces the older ones
     applicants, approvers = _unit_people([p["unit"]])
-    label = "逾期提醒" if p["kind"] == "overdue" else "截止提醒"
-    _notify(e, applicants + approvers, ACTION, f"{label}：{p['note']}", "/",
+    if p["kind"] == "overdue":
+        message = later("逾期提醒：%(note)s", note=p["note"])
+    else:
+        message = later("截止提醒：%(note)s", note=p["note"])
+    _notify(e, applicants + approvers, ACTION, message, "/",
             campaign=campaign, topic=topic)  # fmt: skip
 
 
 # --- Deferrals, panels and results -----------------------------------------------------------
 
 OUTCOME_NAMES = {
-    "excellent": "优秀（认定为党建品牌）",
-    "passed": "验收通过",
-    "not_passed": "验收未通过",
+    "excellent": later("优秀（认定为党建品牌）"),
+    "passed": later("验收通过"),
+    "not_passed": later("验收未通过"),
 }
 
 
@@ -452,8 +495,9 @@ def deferral_requested(e):
         return
     p = e.payload
     _notify(e, _organizers(project["committee"]), ACTION,
-            f"{project['unit_name']}「{project['brand']}」申请延期至 {p['due']}（{p['stage']} 阶段）："
-            f"{_excerpt(p['reason'])} 请批复。",
+            later("%(unit)s「%(brand)s」申请延期至 %(due)s（%(stage)s 阶段）：%(reason)s 请批复。",
+                  unit=project["unit_name"], brand=project["brand"], due=p["due"],
+                  stage=p["stage"], reason=_excerpt(p["reason"])),
             project_link(project["id"], "deferrals"), project=project["id"],
             campaign=project["campaign"], topic=deferral_topic(project["id"], p["request_id"]))  # fmt: skip
 
@@ -466,12 +510,15 @@ def deferral_decided(e):
         return
     p = e.payload
     _settle(deferral_topic(project["id"], p["request_id"]), e.position)
+    who, brand = _who(e.actor), project["brand"]
     if e.type == "DeferralGranted":
-        text = f"{_who(e.actor)} 批准了「{project['brand']}」的延期申请，新的截止时间为 {p['due']}：{_excerpt(p['note'])}"
+        message = later("%(who)s 批准了「%(brand)s」的延期申请，新的截止时间为 %(due)s：%(note)s",
+                        who=who, brand=brand, due=p["due"], note=_excerpt(p["note"]))  # fmt: skip
     else:
-        text = f"{_who(e.actor)} 不予批准「{project['brand']}」的延期申请：{_excerpt(p['reason'])}"
+        message = later("%(who)s 不予批准「%(brand)s」的延期申请：%(reason)s", who=who, brand=brand,
+                        reason=_excerpt(p["reason"]))  # fmt: skip
     applicants, approvers = _unit_people([project["unit"]])
-    _notify(e, applicants + approvers, INFO, text, project_link(project["id"], "deferrals"),
+    _notify(e, applicants + approvers, INFO, message, project_link(project["id"], "deferrals"),
             project=project["id"], campaign=project["campaign"])  # fmt: skip
 
 
@@ -485,20 +532,21 @@ def reviewer_assigned(e):
     if not reviewer or reviewer == e.actor:
         return
     topic = f"assigned:{campaign}:{p['round']}:{reviewer}"
-    round_name = "中期评估" if p["round"] == "midterm" else "评估认定"
+    round_name = later("中期评估") if p["round"] == "midterm" else later("评估认定")
     row = db.fetchone(
-        "SELECT position, text FROM notification WHERE recipient = ? AND topic = ? AND at = ?",
+        "SELECT position, message FROM notification WHERE recipient = ? AND topic = ? AND at = ?",
         (reviewer, topic, e.occurred_at),
     )
-    link = "/scoring"
+    count = json.loads(row[1])["params"]["n"] + 1 if row else 1
+    message = later(
+        "您被分配评审 %(n)s 个项目（%(round)s），请按时评分。", n=count, round=round_name
+    )
     if row is None:
-        _notify(e, [reviewer], ACTION, f"您被分配评审 1 个项目（{round_name}），请按时评分。", link,
-                campaign=campaign, topic=topic)  # fmt: skip
+        _notify(e, [reviewer], ACTION, message, "/scoring", campaign=campaign, topic=topic)
         return
-    count = int(row[1].split("评审 ", 1)[1].split(" ", 1)[0]) + 1
     db.execute(
-        "UPDATE notification SET text = ? WHERE position = ? AND recipient = ?",
-        (f"您被分配评审 {count} 个项目（{round_name}），请按时评分。", row[0], reviewer),
+        "UPDATE notification SET text = ?, message = ? WHERE position = ? AND recipient = ?",
+        (render(message, translate=False), canonical_json(message), row[0], reviewer),
     )
 
 
@@ -509,15 +557,14 @@ def outcome(e):
     if project is None:
         return
     p = e.payload
+    outcome_name = OUTCOME_NAMES.get(p["outcome"], p["outcome"])
     if e.type == "OutcomeFinalised":
-        text = (
-            f"「{project['brand']}」评估认定结果：{OUTCOME_NAMES.get(p['outcome'], p['outcome'])}。"
-        )
+        message = later("「%(brand)s」评估认定结果：%(outcome)s。", brand=project["brand"],
+                        outcome=outcome_name)  # fmt: skip
     else:
-        text = (
-            f"{_who(e.actor)} 撤销了「{project['brand']}」的认定，结果改为"
-            f"{OUTCOME_NAMES.get(p['outcome'], p['outcome'])}：{_excerpt(p['reason'])}"
-        )
+        message = later("%(who)s 撤销了「%(brand)s」的认定，结果改为%(outcome)s：%(reason)s",
+                        who=_who(e.actor), brand=project["brand"], outcome=outcome_name,
+                        reason=_excerpt(p["reason"]))  # fmt: skip
     applicants, approvers = _unit_people(_signing_units(project))
-    _notify(e, applicants + approvers, INFO, text, project_link(project["id"]),
+    _notify(e, applicants + approvers, INFO, message, project_link(project["id"]),
             project=project["id"], campaign=project["campaign"])  # fmt: skip
