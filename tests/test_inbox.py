@@ -369,6 +369,7 @@ def test_mail_is_off_without_mail_server(submitted, monkeypatch):
 
 def test_mail_sends_unread_notifications_once_and_logs_each(submitted, smtp_sink, as_user):
     as_user("org").post("/inbox/read-all", htmx=True)  # read ones are not mailed
+    as_user("s-mb-jd").post("/lang", {"lang": "en", "next": "/"})
     submitted.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.server_address[1],
                             MAIL_DOMAIN="example.edu.cn", MAIL_FROM="brandflow@example.edu.cn",
                             MAIL_BASE_URL="http://brandflow.example.edu.cn",
@@ -385,6 +386,14 @@ def test_mail_sends_unread_notifications_once_and_logs_each(submitted, smtp_sink
     msg = email.message_from_bytes(office["data"], policy=email.policy.default)
     assert "请填写党支部意见" in str(msg["Subject"])
     assert f"http://brandflow.example.edu.cn/projects/{PID}" in msg.get_content()
+    assert "您好：" in msg.get_content()
+    # Each e-mail in its recipient's language: this one chose English.
+    english = next(m for m in smtp_sink.messages if m["to"] == ["s-mb-jd@example.edu.cn"])
+    msg = email.message_from_bytes(english["data"], policy=email.policy.default)
+    assert str(msg["Subject"]).startswith("[Party-building brand] ")
+    body = msg.get_content()
+    assert "Please enter the" in body and "View: http://brandflow.example.edu.cn/projects/" in body
+    assert not re.search(r"[：，。]|您好|请填写", body)
     logged = db.fetchall("SELECT status, address FROM mail_log")
     assert len(logged) == expected and {s for s, _ in logged} == {"sent"}
 

@@ -6,9 +6,12 @@ then Accept-Language only when it puts English first; otherwise zh_CN.
 """
 
 from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
 
 from babel import Locale
-from babel.support import NullTranslations
+from babel.support import NullTranslations, Translations
 from flask import g, has_request_context, request, session
 from flask_babel import get_translations
 from flask_login import current_user
@@ -28,13 +31,12 @@ def N_(message: str) -> str:
 
 
 def _(message: str, **params) -> str:
-    """A message in the request's language, its %(name)s places filled from `params`.
+    """A message in the current language, its %(name)s places filled from `params`.
 
-    Outside a request (the CLI, background jobs) and inside `documents_language()` it stays
-    Chinese: the catalogue's msgids are the Chinese text. Use N_ for module-level constants and
-    translate them where they are shown."""
-    if has_request_context():
-        message = _translations().ugettext(message)
+    The current language is the request's, or the one a `language()` block sets; outside both
+    (the CLI, background jobs) it is Chinese: the catalogue's msgids are the Chinese text. Use
+    N_ for module-level constants and translate them where they are shown."""
+    message = _active().ugettext(message)
     return message % params if params else message
 
 
@@ -46,8 +48,8 @@ def later(message: str, **params) -> dict:
 
 
 def render(message: dict, translate: bool = True) -> str:
-    """A `later` message as text: in the request's language, or (translate=False) the Chinese
-    it was written in, which is what e-mails and the stored text carry."""
+    """A `later` message as text: in the current language, or (translate=False) the Chinese it
+    was written in, which is what the stored text carries."""
     params = {
         key: render(value, translate) if isinstance(value, dict) else value
         for key, value in message["params"].items()
@@ -60,9 +62,52 @@ def render(message: dict, translate: bool = True) -> str:
 def pgettext(context: str, message: str, **params) -> str:
     """`_` for a msgid that means different things in different places (e.g. 活动: a campaign,
     or, in the evidence context, an activity record)."""
-    if has_request_context():
-        message = _translations().upgettext(context, message)
+    message = _active().upgettext(context, message)
     return message % params if params else message
+
+
+# The language a `language()` block chose: (code, catalogue), or None to follow the request.
+_CHOSEN: ContextVar[tuple[str, NullTranslations] | None] = ContextVar("language", default=None)
+
+
+@contextmanager
+def language(code: str):
+    """Translate into `code` inside the block, with or without a request: an e-mail in its
+    recipient's language, a document in Chinese."""
+    token = _CHOSEN.set((code, _catalogue(code)))
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
+
+
+def documents_language():
+    """Generated documents (PDF, Word, spreadsheets) stay Chinese whatever the UI language."""
+    return language(DEFAULT)
+
+
+def current_language() -> str:
+    chosen = _CHOSEN.get()
+    if chosen is not None:
+        return chosen[0]
+    if has_request_context():
+        from flask_babel import get_locale
+
+        return str(get_locale())
+    return DEFAULT
+
+
+def is_english() -> bool:
+    return current_language() == "en"
+
+
+def _active() -> NullTranslations:
+    chosen = _CHOSEN.get()
+    if chosen is not None:
+        return chosen[1]
+    if has_request_context():
+        return _translations()
+    return _catalogue(DEFAULT)
 
 
 def _translations():
@@ -73,26 +118,12 @@ def _translations():
     return found
 
 
-@contextmanager
-def documents_language():
-    """Generated documents (PDF, Word, spreadsheets) stay Chinese whatever the UI language:
-    strings translated inside this block keep their Chinese msgids."""
-    if not has_request_context():
-        yield
-        return
-    before = g.get("_translations"), g.get("_documents", False)
-    g._translations, g._documents = NullTranslations(), True
-    try:
-        yield
-    finally:
-        g._translations, g._documents = before
-
-
-def is_english() -> bool:
-    """The UI language is English here (never outside a request or inside a document)."""
-    from flask_babel import get_locale
-
-    return has_request_context() and not g.get("_documents") and str(get_locale()) == "en"
+@cache
+def _catalogue(code: str) -> NullTranslations:
+    """A language's catalogue read from translations/ (Chinese has none: the msgids are it)."""
+    if code == DEFAULT:
+        return NullTranslations()
+    return Translations.load(str(Path(__file__).resolve().parent.parent / "translations"), [code])
 
 
 def preference(username: str) -> str | None:
@@ -132,11 +163,11 @@ def install_template_gettext(jinja_env) -> None:
     the switch, renders nothing after the change: it redirects."""
 
     jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        gettext=lambda s: _active().ugettext(s),
+        ngettext=lambda s, p, n: _active().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: _active().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _active().unpgettext(c, s, p, n),
     )
 
 

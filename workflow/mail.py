@@ -8,11 +8,13 @@ the links absolute), MAIL_MAX_AGE_DAYS (3: older notifications are never mailed,
 mail on does not send the whole history).
 
 `send_pending` mails the notifications that are still unread and have not been mailed (a
-failed attempt is retried on the next run). Run it from cron: `flask --app app send-mail`.
+failed attempt is retried on the next run), each in its recipient's UI language. Run it from
+cron: `flask --app app send-mail`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import smtplib
 from dataclasses import dataclass, field
@@ -21,8 +23,9 @@ from email.message import EmailMessage
 from email.utils import formataddr
 
 from . import db, log
+from .i18n import DEFAULT, N_, _, language, render
 
-SUBJECT_PREFIX = "【党建品牌创建】"
+SUBJECT_PREFIX = N_("【党建品牌创建】")
 # Refusals of one message; anything else (connection lost, timeout) stops this run.
 PER_MESSAGE = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME",
@@ -69,8 +72,10 @@ def pending(conf: dict, now: datetime) -> list[tuple]:
     """Unread notifications not mailed yet (nor skipped), newer than MAIL_MAX_AGE_DAYS."""
     since = log.format_time(now - timedelta(days=conf["MAIL_MAX_AGE_DAYS"]))
     return db.fetchall(
-        "SELECT n.position, n.recipient, a.display_name, n.text, n.link FROM notification n "
+        "SELECT n.position, n.recipient, a.display_name, n.text, n.message, n.link, "
+        "COALESCE(u.locale, ?) FROM notification n "
         "LEFT JOIN user_account a ON a.username = n.recipient "
+        "LEFT JOIN user_preference u ON u.username = n.recipient "
         "WHERE n.at >= ? "
         "AND n.position > COALESCE((SELECT position FROM inbox_read_upto r "
         "WHERE r.username = n.recipient), 0) "
@@ -79,12 +84,13 @@ def pending(conf: dict, now: datetime) -> list[tuple]:
         "AND NOT EXISTS (SELECT 1 FROM mail_log m WHERE m.position = n.position "
         "AND m.recipient = n.recipient AND m.status IN ('sent', 'skipped')) "
         "ORDER BY n.position",
-        (since,),
+        (DEFAULT, since),
     )
 
 
 def build(conf: dict, display_name: str | None, address: str, text: str, link: str):
-    subject = SUBJECT_PREFIX + (text if len(text) <= 40 else text[:39] + "…")
+    """The e-mail, in the current language (send_pending sets the recipient's)."""
+    subject = _(SUBJECT_PREFIX) + (text if len(text) <= 40 else text[:39] + "…")
     sender = conf.get("MAIL_FROM") or f"brandflow@{(conf.get('MAIL_DOMAIN') or 'localhost')}"
     base = (conf.get("MAIL_BASE_URL") or "").rstrip("/")
     msg = EmailMessage()
@@ -92,9 +98,11 @@ def build(conf: dict, display_name: str | None, address: str, text: str, link: s
     msg["From"] = sender
     msg["To"] = formataddr((display_name or "", address))
     msg.set_content(
-        f"{display_name or ''}您好：\n\n{text}\n\n查看：{base}{link}\n"
-        f"全部消息：{base}/inbox\n\n—— 党建品牌创建系统（BrandFlow），本邮件由系统自动发送，请勿回复。\n"
-    )
+        _("%(name)s您好：", name=display_name or "") + f"\n\n{text}\n\n"
+        + _("查看：%(url)s", url=base + link) + "\n"
+        + _("全部消息：%(url)s", url=base + "/inbox") + "\n\n"
+        + _("—— 党建品牌创建系统（BrandFlow），本邮件由系统自动发送，请勿回复。") + "\n"
+    )  # fmt: skip
     return subject, msg
 
 
@@ -128,7 +136,7 @@ def send_pending(app=None, now: datetime | None = None) -> MailResult:
     result = MailResult(configured=True)
     smtp = None
     try:
-        for position, recipient, name, text, link in pending(conf, now):
+        for position, recipient, name, text, message, link, locale in pending(conf, now):
             at = log.format_time(None)
             address = address_of(recipient, conf)
             if address is None:
@@ -136,7 +144,9 @@ def send_pending(app=None, now: datetime | None = None) -> MailResult:
                 _log(position, recipient, "", subject, "skipped", "无邮箱地址", at)
                 result.skipped += 1
                 continue
-            subject, msg = build(conf, name, address, text, link)
+            with language(locale):  # rows from before messages were stored keep their text
+                text = render(json.loads(message)) if message else text
+                subject, msg = build(conf, name, address, text, link)
             try:
                 if smtp is None:
                     smtp = _connect(conf)
