@@ -117,3 +117,28 @@ def test_no_serious_accessibility_violations(open_as, axe_source, username, path
         f"{v['impact']} {v['id']}: {v['help']}\n    " + "\n    ".join(v["nodes"])
         for v in violations
     )
+
+
+def test_an_applicant_switches_to_english_by_keyboard(open_as, axe_source):
+    """The header's language switch by keyboard on a phone; the form and its live counter (a
+    script that takes its words from the page) in English, with no accessibility faults."""
+    page = open_as("a-ncut-se-t", **PHONE)
+    page.goto(APPLY_FORM)
+    settle(page)
+    page.get_by_role("button", name="English").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    try:
+        settle(page)
+        assert page.url.endswith(APPLY_FORM)  # back on the page it was switched from
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent.trim()") == "Skip to content"
+        page.locator("#intro").fill("支部品牌")
+        assert page.locator("#intro + .char-counter").inner_text() == "4 / 1000 characters"
+        assert page.get_by_role("button", name="Submit application").count() == 1
+        page.evaluate(axe_source)
+        serious = [v for v in page.evaluate(AXE_RUN) if v["impact"] in ("serious", "critical")]
+        assert not serious, [v["id"] for v in serious]
+    finally:  # the preference is the account's: give the other tests their Chinese back
+        page.get_by_role("button", name="中文").click()
+        page.wait_for_function("() => document.documentElement.lang === 'zh-CN'")
