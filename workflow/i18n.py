@@ -82,7 +82,9 @@ def language(code: str):
 
 
 def documents_language():
-    """Generated documents (PDF, Word, spreadsheets) stay Chinese whatever the UI language."""
+    """Generated documents (PDF, Word, spreadsheets) stay Chinese whatever the UI language.
+    Every route that returns a file is decorated with it (`@documents_language()`), as is a
+    builder that pages read too (the booklet's cache key)."""
     return language(DEFAULT)
 
 

@@ -40,7 +40,7 @@ from .campaign_templates import CATEGORIES, NEWS_LEVELS
 from .errors import DomainError, Forbidden, NotFound
 from .events import CATALOGUE, Event, NewEvent, from_row
 from .exports import spreadsheet_safe
-from .i18n import N_, _, documents_language
+from .i18n import N_, _
 from .lifecycle import STATES
 from .orgtree import LEVELS
 
@@ -1560,20 +1560,19 @@ def csv_safe(text) -> str:
 
 
 def csv_text(events, names: Names) -> str:
-    """The events as CSV, in Chinese whatever the UI language (an export, like the bundle)."""
+    """The events as CSV (its routes run in i18n.documents_language(): exports stay Chinese)."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
-    with documents_language():
-        for e in events:
-            r = row(e, names)
-            writer.writerow([e.position, r["local"], e.occurred_at, csv_safe(e.actor),
-                             csv_safe(r["actor_name"]), e.type, csv_safe(e.label),
-                             csv_safe(r["text"]), csv_safe(r["stage"] or ""), csv_safe(e.stream),
-                             e.version, e.hash])  # fmt: skip
+    for e in events:
+        r = row(e, names)
+        writer.writerow([e.position, r["local"], e.occurred_at, csv_safe(e.actor),
+                         csv_safe(r["actor_name"]), e.type, csv_safe(e.label),
+                         csv_safe(r["text"]), csv_safe(r["stage"] or ""), csv_safe(e.stream),
+                         e.version, e.hash])  # fmt: skip
     return "\ufeff" + out.getvalue()
 
 

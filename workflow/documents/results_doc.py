@@ -15,6 +15,7 @@ from .. import db
 from ..commands import applications, campaigns
 from ..deadlines import show, show_utc_text
 from ..errors import DomainError
+from ..i18n import documents_language
 from .report import CATEGORY_LABELS
 
 SECTION_TITLES = {
@@ -194,6 +195,7 @@ def booklet_cache_path(slug: str, key: str) -> str:
     return os.path.join(directory, f"{slug}-{key}.pdf")
 
 
+@documents_language()  # the booklet page reads it too: its content and cache key stay Chinese
 def cached_booklet(slug: str, include_passed: bool = False, foreword: str | None = None):
     """(doc, path, exists): the content now, its cache file, and whether it was generated."""
     import os

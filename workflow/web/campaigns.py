@@ -71,6 +71,7 @@ def overview_page(slug):
 
 @bp.get("/<slug>/overview.csv")
 @allow("campaign.overview")
+@documents_language()
 def overview_csv(slug):
     """The overview as CSV (UTF-8 with BOM so Excel reads the Chinese)."""
     config = load_campaign(slug)
@@ -79,12 +80,11 @@ def overview_csv(slug):
     writer.writerow(
         ["组织编码", "组织名称", "类别", "创建类型", "状态", "品牌名称", "逾期", "项目编号"]
     )
-    with documents_language():  # the spreadsheet stays Chinese
-        _table, shown = _overview_table(config)
-        for r in shown:
-            writer.writerow([r["unit"], r["unit_name"], r["unit_label"], r["category_name"],
-                             r["status_label"], spreadsheet_safe(r["brand_name"]),
-                             "是" if r["late"] else "", r["project"] or ""])  # fmt: skip
+    _table, shown = _overview_table(config)
+    for r in shown:
+        writer.writerow([r["unit"], r["unit_name"], r["unit_label"], r["category_name"],
+                         r["status_label"], spreadsheet_safe(r["brand_name"]),
+                         "是" if r["late"] else "", r["project"] or ""])  # fmt: skip
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={slug}-overview.csv"})  # fmt: skip
 

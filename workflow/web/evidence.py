@@ -363,9 +363,10 @@ def attachment(pid, sha256):
 # --- The organizer's matrix -----------------------------------------------------------------
 
 
-def _matrix(config: dict):
+def _matrix(slug: str):
+    config = load_campaign(slug)
     table = compliance.matrix(config)
-    return table, compliance.select(table, request.args)
+    return config, table, compliance.select(table, request.args)
 
 
 CHART = {"label": 230, "bar": 360, "row": 30, "top": 34}
@@ -411,8 +412,7 @@ def _sort_url(slug: str):
 @allow("campaign.overview")
 def matrix(slug):
     """All units × the campaign's rules: colours, counts, sorting, filters, a chart."""
-    config = load_campaign(slug)
-    table, shown = _matrix(config)
+    config, table, shown = _matrix(slug)
     progress = compliance.progress(config, table)
     return render("evidence/matrix.html", "evidence/matrix_table.html", config=config,
                   rows=shown, total=len(table), rules=compliance.rules(config),
@@ -424,12 +424,11 @@ def matrix(slug):
 
 @bp.get("/campaigns/<slug>/compliance.csv")
 @allow("campaign.overview")
+@documents_language()
 def matrix_csv(slug):
     """The matrix as CSV (UTF-8 with BOM so Excel reads the Chinese)."""
-    config = load_campaign(slug)
-    with documents_language():  # the spreadsheet stays Chinese
-        _table, shown = _matrix(config)
-        header, rows = compliance.export_rows(config, shown)
+    config, _table, shown = _matrix(slug)
+    header, rows = compliance.export_rows(config, shown)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -444,17 +443,16 @@ FILLS = {"fail": "F8D7DA", "todo": "FFF3CD", "pending": "E2E3E5", "ok": "D4EDDA"
 
 @bp.get("/campaigns/<slug>/compliance.xlsx")
 @allow("campaign.overview")
+@documents_language()
 def matrix_xlsx(slug):
     """The matrix as an Excel workbook, each rule cell coloured by its status."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    config = load_campaign(slug)
-    with documents_language():  # the workbook stays Chinese
-        _table, shown = _matrix(config)
-        header, rows = compliance.export_rows(config, shown)
-        columns = compliance.rules(config)
+    config, _table, shown = _matrix(slug)
+    header, rows = compliance.export_rows(config, shown)
+    columns = compliance.rules(config)
     wb = Workbook()
     ws = wb.active
     ws.title = "合规矩阵"

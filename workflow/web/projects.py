@@ -335,12 +335,11 @@ def download(pid, sha256):
 
 @bp.get("/projects/<pid>/application.pdf")
 @allow("project.view")
+@documents_language()
 def application_pdf(pid):
     """The application form as a printable PDF laid out like the notice's annex."""
     from ..documents.application_doc import application_pdf_bytes
 
     project = load_project(pid)
-    with documents_language():
-        data = application_pdf_bytes(project["id"])
-    return Response(data, mimetype="application/pdf",
+    return Response(application_pdf_bytes(project["id"]), mimetype="application/pdf",
                     headers={"Content-Disposition": disposition(f"申报表-{project['id']}.pdf")})  # fmt: skip

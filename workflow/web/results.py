@@ -40,64 +40,60 @@ def _file(data: bytes, mime: str, name: str) -> Response:
 def _report(pid: str) -> tuple[dict, dict]:
     """The project's final report (scores and outcome in it only once final)."""
     project = load_project(pid)
-    with documents_language():
-        return project, results_doc.report_doc(project["campaign"], project["id"])
+    return project, results_doc.report_doc(project["campaign"], project["id"])
 
 
 @bp.get("/projects/<pid>/report.pdf")
 @allow("project.view")
+@documents_language()
 def report_pdf(pid):
     from ..documents.report import render_report
 
     project, doc = _report(pid)
-    with documents_language():
-        data = render_report(doc)
-    return _file(data, PDF, f"总结报告-{project['id']}.pdf")
+    return _file(render_report(doc), PDF, f"总结报告-{project['id']}.pdf")
 
 
 @bp.get("/projects/<pid>/report.docx")
 @allow("project.view")
+@documents_language()
 def report_docx(pid):
     from ..documents.word import report_docx as make
 
     project, doc = _report(pid)
-    with documents_language():
-        data = make(doc)
-    return _file(data, DOCX, f"总结报告-{project['id']}.docx")
+    return _file(make(doc), DOCX, f"总结报告-{project['id']}.docx")
 
 
 @bp.get("/projects/<pid>/application.docx")
 @allow("project.view")
+@documents_language()
 def application_docx(pid):
     from ..documents.application_doc import build
     from ..documents.word import application_docx as make
 
     project = load_project(pid)
-    with documents_language():
-        data = make(build(project["campaign"], project["id"]))
-    return _file(data, DOCX, f"申报表-{project['id']}.docx")
+    doc = build(project["campaign"], project["id"])
+    return _file(make(doc), DOCX, f"申报表-{project['id']}.docx")
 
 
 @bp.get("/projects/<pid>/certificate.pdf")
 @allow("project.view")
+@documents_language()
 def certificate_pdf(pid):
     from ..documents.certificate import render_certificates
 
     project = load_project(pid)
-    with documents_language():
-        certs = results_doc.certificate_docs(project["campaign"], project["id"])
-        data = render_certificates(certs)
-    return _file(data, PDF, f"荣誉证书-{project['id']}.pdf")
+    certs = results_doc.certificate_docs(project["campaign"], project["id"])
+    return _file(render_certificates(certs), PDF, f"荣誉证书-{project['id']}.pdf")
 
 
 @bp.get("/campaigns/<slug>/certificates.pdf")
 @allow("campaign.overview")
+@documents_language()
 def certificates_pdf(slug):
     from ..documents.certificate import render_certificates
 
     load_campaign(slug)
-    with documents_language():
-        data = render_certificates(results_doc.certificate_docs(slug), "荣誉证书")
+    data = render_certificates(results_doc.certificate_docs(slug), "荣誉证书")
     return _file(data, PDF, f"荣誉证书-{slug}.pdf")
 
 
@@ -117,8 +113,7 @@ def _page(slug: str, **extra):
     passed = extra.pop("passed", _passed())
     text, version = booklets.foreword(slug)
     form = extra.pop("form", None) or ForewordForm(data={"text": text, "version": version})
-    with documents_language():  # the booklet's content (and so its cache key) is Chinese
-        doc, _path, ready = results_doc.cached_booklet(slug, passed)
+    doc, _path, ready = results_doc.cached_booklet(slug, passed)
     context = {
         "config": config,
         "slug": slug,
@@ -164,8 +159,7 @@ def generate(slug):
     """Start generating (or join the generation running); a cached booklet is ready at once."""
     load_campaign(slug)
     passed = _passed()
-    with documents_language():
-        doc, path, ready = results_doc.cached_booklet(slug, passed)
+    doc, path, ready = results_doc.cached_booklet(slug, passed)
     if ready:
         return render("documents/booklet.html", "documents/booklet_job.html",
                       **_page(slug, passed=passed))  # fmt: skip
@@ -200,8 +194,7 @@ def booklet_job(slug, job_id):
 def booklet_pdf(slug):
     """The generated booklet (immediate: it is the cached file of the current content)."""
     load_campaign(slug)
-    with documents_language():
-        _doc, path, ready = results_doc.cached_booklet(slug, _passed())
+    _doc, path, ready = results_doc.cached_booklet(slug, _passed())
     if not ready:
         raise DomainError(_("汇编尚未生成或内容已变化，请先生成。"))
     with open(path, "rb") as fh:

@@ -747,12 +747,12 @@ def _num(value):
 
 @bp.get("/campaigns/<slug>/scoring/<round_>/scores.<fmt>")
 @allow("scoring.view")
+@documents_language()
 def export(slug, round_, fmt):
     """Score sheets: XLSX (汇总 + 评分明细) or CSV (明细, UTF-8 with BOM)."""
     config = load_campaign(slug)
     info = _round(config, round_)
-    with documents_language():  # the spreadsheets stay Chinese
-        summary, detail = _export_rows(config, round_)
+    summary, detail = _export_rows(config, round_)
     base = f"{slug}-{round_}-评分表"
     if fmt == "csv":
         out = io.StringIO()

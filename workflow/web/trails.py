@@ -140,43 +140,43 @@ def _slug_name(scope) -> str:
 
 @bp.get("/<kind>/<ref>/trail.csv")
 @allow("audit.export")
+@documents_language()
 def trail_csv(kind, ref):
     """The trail (with the page's filters) as CSV, UTF-8 with BOM for Excel; the export is logged."""
     scope, full = _scope(kind, ref)
     filters = trail.parse_filters(request.args, scope)
     upto = log.head()[0]
     names = trail.Names()
-    with documents_language():  # the export stays Chinese
-        events = list(trail.Reader(scope, full, names).events(filters, upto=upto))
-        data = trail.csv_text(events, names).encode("utf-8")
+    events = list(trail.Reader(scope, full, names).events(filters, upto=upto))
+    data = trail.csv_text(events, names).encode("utf-8")
     return _export(scope, "csv", data, f"审计轨迹-{_slug_name(scope)}-{upto}.csv",
                    "text/csv; charset=utf-8", len(events), upto, filters.as_payload())  # fmt: skip
 
 
 @bp.get("/<kind>/<ref>/report.pdf")
 @allow("audit.export")
+@documents_language()
 def report_pdf(kind, ref):
     """The audit report PDF of the trail (with the page's filters); the export is logged."""
     from ..documents import audit_report
 
     scope, full = _scope(kind, ref)
     filters = trail.parse_filters(request.args, scope)
-    with documents_language():
-        data, count, upto = audit_report.build_pdf(scope, full, filters, current_actor())
+    data, count, upto = audit_report.build_pdf(scope, full, filters, current_actor())
     return _export(scope, "pdf", data, f"审计报告-{_slug_name(scope)}-{upto}.pdf",
                    "application/pdf", count, upto, filters.as_payload())  # fmt: skip
 
 
 @bp.get("/<kind>/<ref>/bundle.zip")
 @allow("audit.export")
+@documents_language()
 def bundle_zip(kind, ref):
     """The audit bundle: the scope's events, the chain, the checkpoints and the offline
     verifier (tools/verify_bundle.py), in one zip; the export is logged."""
     scope, _full = _scope(kind, ref)
     actor = current_actor()
-    with documents_language():
-        data, manifest = bundle.build(scope, f"{actor.display_name}（{actor.username}）",
-                                      checkpoint.directory())  # fmt: skip
+    data, manifest = bundle.build(scope, f"{actor.display_name}（{actor.username}）",
+                                  checkpoint.directory())  # fmt: skip
     upto = manifest["head"]["position"]
     return _export(scope, "bundle", data, f"审计包-{_slug_name(scope)}-{upto}.zip",
                    "application/zip", manifest["events"], upto, {})  # fmt: skip
