@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from . import db
+from babel.dates import format_datetime
+
+from . import db, log
 from .errors import DomainError
-from .i18n import _
+from .i18n import _, is_english
 
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -26,10 +28,6 @@ def parse_local(text: str, tz: str = "Asia/Shanghai") -> datetime:
 
 def show(moment: datetime, tz: str = "Asia/Shanghai") -> str:
     """A deadline for people: '2025年07月01日 18:00', or '1 Jul 2025 18:00' in the English UI."""
-    from babel.dates import format_datetime
-
-    from .i18n import is_english
-
     local = moment.astimezone(ZoneInfo(tz))
     if is_english():
         return format_datetime(local, "d MMM y HH:mm", locale="en")
@@ -38,8 +36,7 @@ def show(moment: datetime, tz: str = "Asia/Shanghai") -> str:
 
 def show_utc_text(text: str, tz: str = "Asia/Shanghai") -> str:
     """An occurred_at string (UTC, ...Z) shown in the campaign's zone."""
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return show(moment, tz)
+    return show(log.parse_time(text), tz)
 
 
 def stage(config: dict, code: str) -> dict | None:

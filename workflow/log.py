@@ -33,12 +33,20 @@ class ConcurrencyError(Exception):
         super().__init__(f"stream {stream}: expected version {expected}, found {actual}")
 
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def format_time(moment: datetime | None) -> str:
     """UTC, microseconds, trailing Z: the one textual form of `occurred_at`."""
     moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """The aware datetime of a `format_time` text."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def event_hash(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -52,7 +52,7 @@ def resolve(at: str | None, position: str | None) -> Moment | None:
     if position:
         p = parse_position(position)
         event = log.get(p)
-        moment = datetime.strptime(event.occurred_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        moment = log.parse_time(event.occurred_at)
         return Moment(p, local(event.occurred_at, seconds=False), moment, position)
     if at:
         moment = parse_local_input(at, True, N_("时间"))

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from . import authz, db, diff, log
@@ -46,7 +46,6 @@ from .orgtree import LEVELS
 
 TZ = "Asia/Shanghai"
 PAGE = 50
-UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 KINDS = {"campaign": N_("创建活动"), "unit": N_("组织"), "project": N_("项目"), "user": N_("账号")}
 SYSTEM = N_("系统")  # how the "system" actor is named
@@ -71,14 +70,10 @@ UNIT_VISIBLE = {
 # --- Time ------------------------------------------------------------------------------------
 
 
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
-
-
 def local(text: str, tz: str = TZ, seconds: bool = True) -> str:
     """An occurred_at text shown in Beijing time: '2025-06-10 10:00:05'."""
     fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return parse_utc(text).astimezone(ZoneInfo(tz)).strftime(fmt)
+    return log.parse_time(text).astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
 def utc_text(moment: datetime) -> str:

@@ -28,7 +28,9 @@ class Limits:
         return cls(
             files=int(config.get("UPLOAD_RATE_FILES", cls.files)),
             megabytes=int(config.get("UPLOAD_RATE_MEGABYTES", cls.megabytes)),
-            window=timedelta(minutes=int(config.get("UPLOAD_RATE_MINUTES", 10))),
+            window=timedelta(
+                minutes=int(config.get("UPLOAD_RATE_MINUTES", cls.window.seconds // 60))
+            ),
         )
 
 
@@ -75,6 +77,5 @@ def _seconds_until_free(oldest: str | None, window: timedelta, now: datetime) ->
     """When the oldest upload in the window leaves it: the earliest a retry can succeed."""
     if oldest is None:  # this one request alone is over the budget
         return int(window.total_seconds())
-    since = datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    left = since + window - now
+    left = log.parse_time(oldest) + window - now
     return max(1, int(left.total_seconds()))

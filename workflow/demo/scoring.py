@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from .. import db, log, rubric
@@ -258,7 +258,7 @@ def drive_certified(slug: str, app_config=None) -> dict | None:
     if certification.publicities(slug):
         return {"skipped": True}
     closed = scoring.round_state(slug, "final")["closed_at"]
-    clock = datetime.strptime(closed, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    clock = log.parse_time(closed)
     clock += timedelta(days=1)
     suggested = certification.suggest(config)
     _fill_quota(config, suggested)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request, url_for
 
-from .. import authz, db, diff, lifecycle
+from .. import authz, db, diff, lifecycle, log
 from ..campaign_templates import CATEGORIES
 from ..commands import applications, campaigns, review
 from ..deadlines import show_utc_text
@@ -23,8 +23,7 @@ WAITING_STATES = ("under_review", "submitted")
 
 
 def _waiting_days(text: str, now: datetime) -> int:
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return max(0, (now - moment).days)
+    return max(0, (now - log.parse_time(text)).days)
 
 
 def queue(actor, slug: str | None, category: str | None, state: str) -> list[dict]:
