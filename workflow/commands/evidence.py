@@ -46,19 +46,6 @@ WITHDRAW_KINDS = {
     "photo": N_("照片"),
     "expense": N_("经费支出"),
 }
-# "该{kind}不存在或已撤回。", one whole sentence per kind (so that it reads well in English).
-WITHDRAW_MISSING = {
-    "news": N_("该宣传报道不存在或已撤回。"),
-    "activity": N_("该活动记录不存在或已撤回。"),
-    "photo": N_("该照片不存在或已撤回。"),
-    "expense": N_("该经费支出不存在或已撤回。"),
-}
-# Refused after the evidence stage's due under the 'refuse' policy, by what was being done.
-LATE_REFUSED = {
-    "news": N_("“%(name)s”阶段已于 %(due)s 截止，不能再登记宣传报道。如需更多时间，请在本页“延期申请”中提出。"),
-    "activity": N_("“%(name)s”阶段已于 %(due)s 截止，不能再登记活动记录。如需更多时间，请在本页“延期申请”中提出。"),
-    "photo": N_("“%(name)s”阶段已于 %(due)s 截止，不能再上传照片。如需更多时间，请在本页“延期申请”中提出。"),
-}  # fmt: skip
 TITLE_MAX, PLATFORM_MAX, PLACE_MAX, SUMMARY_MAX, CAPTION_MAX, URL_MAX = 100, 60, 60, 2000, 100, 500
 MAX_FILES = 20
 EARLIEST = date(2000, 1, 1)
@@ -111,7 +98,7 @@ def evidence_stage(config: dict) -> str | None:
 
 def late_flag(config: dict, unit: str, now: datetime, action: str) -> bool:
     """Late after the evidence stage's due (extension included); refused under 'refuse'.
-    `action` is what is being done: "news", "activity" or "photo" (see LATE_REFUSED)."""
+    `action` (N_-marked) names what is being done, as deadlines.check_window's does."""
     code = evidence_stage(config)
     if code is None:
         return False
@@ -121,7 +108,12 @@ def late_flag(config: dict, unit: str, now: datetime, action: str) -> bool:
     if config.get("late_policy") == "refuse":
         name = deadlines.stage(config, code)["name"]
         raise DomainError(
-            _(LATE_REFUSED[action], name=name, due=deadlines.show(w.due, config["timezone"]))
+            _(
+                "“%(name)s”阶段已于 %(due)s 截止，不能再%(action)s。如需更多时间，请在本页“延期申请”中提出。",
+                name=name,
+                due=deadlines.show(w.due, config["timezone"]),
+                action=_(action),
+            )
         )
     return True
 
@@ -297,14 +289,9 @@ def _duplicate_photos(pid: str, prepared: list, errors: dict, key: str) -> None:
             "AND withdrawn_position IS NULL",
             (pid, sha),
         )
-        if row and row[0]:
-            errors[key] = _("照片“%(name)s”已上传过（注释：%(caption)s），不必重复上传。",
-                            name=processed.name, caption=row[0])  # fmt: skip
-            return
         if row:
-            errors[key] = _(
-                "照片“%(name)s”已上传过（注释：无），不必重复上传。", name=processed.name
-            )
+            errors[key] = _("照片“%(name)s”已上传过（注释：%(caption)s），不必重复上传。",
+                            name=processed.name, caption=row[0] or _("无"))  # fmt: skip
             return
 
 
@@ -337,7 +324,7 @@ def add_news(actor: Actor, pid: str, values: dict, screenshot, upload_dir: str, 
         errors["url"] = _("这篇报道的链接已经登记过了。")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "news")
+    late = late_flag(config, project["unit"], now, N_("登记宣传报道"))
     ref = None
     if shot is not None:
         file, thumb = photos.store(upload_dir, shot)
@@ -368,7 +355,7 @@ def record_activity(actor: Actor, pid: str, values: dict, uploads, captions, upl
         _duplicate_photos(pid, prepared, errors, "photos")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "activity")
+    late = late_flag(config, project["unit"], now, N_("登记活动记录"))
     activity_id = str(uuid.uuid4())
     events = [NewEvent("ActivityRecorded", {
         "activity_id": activity_id, "kind": kind, "title": title, "held_on": held_on,
@@ -396,7 +383,7 @@ def add_photos(actor: Actor, pid: str, uploads, captions, upload_dir: str, activ
         _duplicate_photos(pid, prepared, errors, "photos")
     if errors:
         raise FormErrors(errors)
-    late = late_flag(config, project["unit"], now, "photo")
+    late = late_flag(config, project["unit"], now, N_("上传照片"))
     return append(actor, pid, photo_events(upload_dir, prepared, activity or None, late),
                   "photo", now)  # fmt: skip
 
@@ -436,7 +423,7 @@ def withdraw(actor: Actor, pid: str, kind: str, item_id: str, reason: str, now=N
     )
     errors: dict[str, str] = {}
     if not found:
-        errors["item_id"] = _(WITHDRAW_MISSING[kind])
+        errors["item_id"] = _("该%(kind)s不存在或已撤回。", kind=_(WITHDRAW_KINDS[kind]))
     reason = text(reason, N_("撤回原因"), 200, errors, "reason")
     if errors:
         raise FormErrors(errors)
