@@ -17,11 +17,11 @@ CATEGORIES = {
 
 # Platform levels of a news article, lowest first (notice 000: 学院及以上 count).
 NEWS_LEVELS = {
-    "dept": "系",
-    "college": "学院",
-    "school": "学校",
-    "province": "省",
-    "national": "国家",
+    "dept": N_("系"),
+    "college": N_("学院"),
+    "school": N_("学校"),
+    "province": N_("省"),
+    "national": N_("国家"),
 }
 
 REPORT_SECTIONS = ["品牌名称", "创建背景", "品牌内涵", "主要举措", "取得成效"]

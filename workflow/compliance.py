@@ -34,8 +34,6 @@ STATUS = {
     "ok": N_("达标"),
     "na": N_("不适用"),
 }
-# The platform levels of campaign_templates.NEWS_LEVELS, marked for the catalogue.
-_LEVEL_NAMES = (N_("系"), N_("学院"), N_("学校"), N_("省"), N_("国家"))
 SEVERITY = {"fail": 0, "todo": 1, "pending": 2, "ok": 3, "na": 4}
 # States in which the project is a cultivation project (立项之后).
 CULTIVATED = {"approved", "cultivating", "midterm_scored", "final_submitted", "final_scored",
@@ -143,10 +141,11 @@ def checklist(project: dict, config: dict, now: datetime | None = None) -> list[
         "activities": _activities([pid])[pid],
         "deferrals": _pending_deferrals([pid])[pid],
     }
-    return _evaluate(project, config, data, now or datetime.now(UTC))
+    return _evaluate(project, config, data, now or datetime.now(UTC), rules(config))
 
 
-def _evaluate(project: dict, config: dict, data: dict, now: datetime) -> list[dict]:
+def _evaluate(project: dict, config: dict, data: dict, now: datetime, columns) -> list[dict]:
+    """The cells of one project for `columns` (the campaign's rules, made once per matrix)."""
     ev = config.get("evidence", {})
     cultivated = project["state"] in CULTIVATED
     cells = {"application": _application(project)}
@@ -197,7 +196,7 @@ def _evaluate(project: dict, config: dict, data: dict, now: datetime) -> list[di
         for code in ("report_sections", "report_length"):
             cells[code] = _cell(code, "na", "—", _("立项后开始培育创建"))
     out = []
-    for rule in rules(config):
+    for rule in columns:
         cell = cells.get(rule["code"]) or _cell(rule["code"], "na", "—")
         out.append({**cell, "code": rule["code"], "label": rule["label"]})
     return out
@@ -348,7 +347,7 @@ def matrix(config: dict, now: datetime | None = None) -> list[dict]:
             if project:
                 data = {"news": news[project["id"]], "photos": photos[project["id"]],
                         "activities": acts[project["id"]], "deferrals": defer[project["id"]]}  # fmt: skip
-                cells = _evaluate(project, config, data, now)
+                cells = _evaluate(project, config, data, now, columns)
             else:
                 cells = [{**_cell(r["code"], "na", "—", _("未申报")), "label": r["label"]}
                          for r in columns]  # fmt: skip
