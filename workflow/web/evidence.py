@@ -41,11 +41,6 @@ def _rows(sql: str, params, keys: tuple) -> list[dict]:
     return [dict(zip(keys, r)) for r in db.fetchall(sql, params)]
 
 
-def _labels(labels: dict) -> dict:
-    """A dict of labels (codes -> Chinese) in the UI language, for templates that print them."""
-    return {code: _(label) for code, label in labels.items()}
-
-
 def panel_context(project: dict, form: str | None = None, errors=None, values=None,
                   notice=None) -> dict:  # fmt: skip
     """Everything the evidence panel shows, for the current user."""
@@ -124,11 +119,11 @@ def panel_context(project: dict, form: str | None = None, errors=None, values=No
         "captions_required": evidence.captions_required(config),
         "min_side": int(config.get("evidence", {}).get("photo_min_pixels") or 0),
         "max_mb": photos.MAX_PHOTO_BYTES // (1024 * 1024),
-        "NEWS_LEVELS": _labels(NEWS_LEVELS),
+        "NEWS_LEVELS": NEWS_LEVELS,
         "qualifying": set(config.get("evidence", {}).get("news_levels", [])),
-        "ACTIVITY_KINDS": _labels(evidence.ACTIVITY_KINDS),
-        "DEFERRAL_STATUS": _labels(deferrals.STATUS),
-        "STATUS": _labels(compliance.STATUS),
+        "ACTIVITY_KINDS": evidence.ACTIVITY_KINDS,
+        "DEFERRAL_STATUS": deferrals.STATUS,
+        "STATUS": compliance.STATUS,
         "state_label": lifecycle.label(state),
         "window_note": window_note,
         "form": form,
@@ -416,7 +411,7 @@ def matrix(slug):
     progress = compliance.progress(config, table)
     return render("evidence/matrix.html", "evidence/matrix_table.html", config=config,
                   rows=shown, total=len(table), rules=compliance.rules(config),
-                  progress=progress, chart=chart(progress), STATUS=_labels(compliance.STATUS),
+                  progress=progress, chart=chart(progress), STATUS=compliance.STATUS,
                   CATEGORIES=CATEGORIES, STATES=lifecycle.STATES, args=request.args,
                   sort=request.args.get("sort") or "unit", sort_url=_sort_url(slug),
                   direction=request.args.get("dir") or "asc", oob=is_htmx())  # fmt: skip

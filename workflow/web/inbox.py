@@ -28,7 +28,7 @@ def _list_context(show: str, before: int | None = None) -> dict:
     username = current_actor().username
     items, more = inbox.listing(username, show, before)
     return {"items": items, "more": more, "show": show,
-            "SHOW": {key: _(label) for key, label in SHOW.items()},
+            "SHOW": SHOW,
             "unread": inbox.unread_count(username),
             "actions": inbox.open_actions_count(username)}  # fmt: skip
 

@@ -111,7 +111,7 @@ def _rubric_section(config, editing=None, values=None, error=None, notice=None, 
     used = db.fetchone("SELECT COUNT(*) FROM score WHERE campaign = ?", (slug,))[0]
     context = dict(
         config=config, r=r, rows=_rubric_rows(r), editing=editing, values=values or {},
-        error=error, notice=notice, history=scoring.rubric_history(slug), SOURCES={k: _(v) for k, v in scoring.SOURCES.items()},
+        error=error, notice=notice, history=scoring.rubric_history(slug), SOURCES=scoring.SOURCES,
         MODES=rubric.MODES, base_max=_fmt(rubric.base_maximum(r)), scores_made=used,
         version=log.stream_version(campaigns.stream(slug)) if version is None else version,
         may_edit=authz.can(current_actor(), "rubric.manage"), when=lambda t: _when(t, config),

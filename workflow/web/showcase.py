@@ -14,7 +14,6 @@ from flask import Blueprint, Response, abort, current_app, redirect, request, ur
 from .. import authz, files, photos
 from ..commands import campaigns, showcase
 from ..errors import DomainError
-from ..i18n import _
 from . import PUBLIC, allow, current_actor, form_int, render
 
 bp = Blueprint("showcase", __name__, url_prefix="/campaigns/<slug>/showcase")
@@ -73,7 +72,7 @@ def index(slug):
     brands = showcase.brands(slug)
     return render("showcase/index.html", "showcase/index.html", config=config, state=st,
                   preview=preview, groups=grouped(brands), brands=brands,
-                  organizer=_organizer(current_actor(), slug), AUDIENCES={k: _(v) for k, v in showcase.AUDIENCES.items()},
+                  organizer=_organizer(current_actor(), slug), AUDIENCES=showcase.AUDIENCES,
                   MAX_INTRO=showcase.MAX_INTRO, final=showcase.results_final(slug))  # fmt: skip
 
 
