@@ -52,12 +52,18 @@ def postgres_url():
     parsed = urlparse(TEST_DATABASE_URL)
     yield urlunparse(parsed._replace(path="/" + name))
     admin = _admin_connect(TEST_DATABASE_URL)  # a fresh one: the server may have restarted
+    _close_connections()
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def _close_connections() -> None:
+    """This process's connections, pooled ones included (PostgreSQL), before a database is
+    emptied, refilled or dropped under them."""
     if db.database.obj is not None and not db.database.is_closed():
         db.database.close()
     if hasattr(db.database.obj, "close_all"):
         db.database.obj.close_all()
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def _tables(cursor, schema="public") -> list[str]:
@@ -119,10 +125,7 @@ def database_url(request, tmp_path):
     """The URL of an empty database, on each backend in turn."""
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        if db.database.obj is not None and not db.database.is_closed():
-            db.database.close()
-        if hasattr(db.database.obj, "close_all"):
-            db.database.obj.close_all()
+        _close_connections()
         _refill_postgres(url)
         return url
     return "sqlite:///" + str(tmp_path / "test.db")
@@ -190,8 +193,7 @@ def _build_template(app, key, through, trees, then, factory):
         return folder
     make_app(url, folder)  # seeded into the test's own (empty) database, then copied aside
     _seed_state(through, trees, then, str(folder / "uploads"))
-    db.database.close()
-    db.database.obj.close_all()
+    _close_connections()
     template_schema = f"template_{len(_templates)}"
     _snapshot_postgres(url, template_schema)
     return folder, template_schema
@@ -200,8 +202,7 @@ def _build_template(app, key, through, trees, then, factory):
 def _restore(app, tmp_path, template):
     """Make the test's database and folders a copy of the template."""
     url = app.config["DATABASE_URL"]
-    if not db.database.is_closed():
-        db.database.close()
+    _close_connections()
     if url.startswith("sqlite"):
         folder, target = template, url[len("sqlite:///") :]
         for suffix in ("", "-wal", "-shm"):
@@ -212,8 +213,6 @@ def _restore(app, tmp_path, template):
                 shutil.copyfile(folder / ("test.db" + suffix), target + suffix)
     else:
         folder, template_schema = template
-        if hasattr(db.database.obj, "close_all"):
-            db.database.obj.close_all()
         _refill_postgres(url, template_schema)
     for sub in STATE_DIRS:
         shutil.rmtree(tmp_path / sub, ignore_errors=True)

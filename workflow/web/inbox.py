@@ -27,8 +27,7 @@ def _show() -> str:
 def _list_context(show: str, before: int | None = None) -> dict:
     username = current_actor().username
     items, more = inbox.listing(username, show, before)
-    return {"items": items, "more": more, "show": show,
-            "SHOW": SHOW,
+    return {"items": items, "more": more, "show": show, "SHOW": SHOW,
             "unread": inbox.unread_count(username),
             "actions": inbox.open_actions_count(username)}  # fmt: skip
 
