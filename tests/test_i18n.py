@@ -157,4 +157,12 @@ def test_documents_stay_chinese_in_the_english_ui(as_user, demo):
     assert "创建组织「机电工程系党总支」" in text and "createdtheorganization" not in text
     csv = auditor.get("/audit/units/mb-jd/trail.csv").get_data(as_text=True)
     assert "创建组织「机电工程系党总支」" in csv and "created the organization" not in csv
+    # The language is the reader's again once the document is made.
     assert "System created the organization" in auditor.get("/audit/units/mb-jd/trail").text
+    # A spreadsheet, whose rule labels and cells come from the same helpers as the matrix page.
+    org = as_user("org")
+    org.post("/lang", {"lang": "en", "next": "/"})
+    assert "Application and unit opinions" in org.get("/campaigns/ncut-info-2023/compliance").text
+    sheet = org.get("/campaigns/ncut-info-2023/compliance.csv").get_data(as_text=True)
+    assert "申报与单位意见" in sheet and "未申报" in sheet
+    assert "Application and unit opinions" not in sheet and "Not applied" not in sheet
