@@ -37,10 +37,11 @@ from zoneinfo import ZoneInfo
 
 from . import authz, db, diff, log
 from .campaign_templates import CATEGORIES, NEWS_LEVELS
+from .commands.applications import OPINION_LEVELS
 from .errors import DomainError, Forbidden, NotFound
 from .events import CATALOGUE, Event, NewEvent, from_row
 from .exports import spreadsheet_safe
-from .i18n import N_, _
+from .i18n import N_, _, later, render
 from .lifecycle import STATES
 from .orgtree import LEVELS
 
@@ -121,7 +122,7 @@ def parse_local_input(text: str, end_of_day: bool, label: str, tz: str = TZ) -> 
 class Scope:
     kind: str
     key: str
-    heading: Callable[[], str]  # the title, in the language of where it is shown
+    heading: str | dict  # the title: a name, or an i18n.later message
     unit: str | None  # the unit whose scope rules decide access (committee for a campaign)
     campaigns: list[str] = field(default_factory=list)  # for the stage filter
     streams: set[str] = field(default_factory=set)  # taken whole
@@ -133,7 +134,7 @@ class Scope:
     @property
     def title(self) -> str:
         """Translated when read: a page shows it in the UI's language, a document in Chinese."""
-        return self.heading()
+        return render(self.heading) if isinstance(self.heading, dict) else self.heading
 
     @property
     def ref(self) -> str:
@@ -217,11 +218,8 @@ def project_scope(pid: str) -> Scope:
         raise NotFound(_("项目不存在。"))
     slug, unit, brand, unit_name = row
     streams = all_streams()
-
-    def title() -> str:
-        return _("项目「%(brand)s」（%(unit)s）", brand=brand or _("（未命名品牌）"),
-                 unit=unit_name or unit)  # fmt: skip
-
+    title = later("项目「%(brand)s」（%(unit)s）", brand=brand or later("（未命名品牌）"),
+                  unit=unit_name or unit)  # fmt: skip
     scope = Scope("project", pid, title, unit, [slug], _owned_by({pid}, streams))
     scope.mention_streams = _campaign_level([slug], streams)
     scope.mention_projects = {pid}
@@ -233,14 +231,8 @@ def campaign_scope(slug: str) -> Scope:
     if row is None:
         raise NotFound(_("创建活动 %(slug)s 不存在。", slug=slug))
     pids = {r[0] for r in db.fetchall("SELECT id FROM project WHERE campaign = ?", (slug,))}
-    title = row[0]
-    return Scope("campaign", slug, lambda: _("创建活动「%(title)s」", title=title), row[1],
-                 [slug], _owned_by({slug} | pids))  # fmt: skip
-
-
-# A unit's trail title when the units under it are part of it.
-UNIT_TITLES = {"general_branch": N_("%(name)s（含下属党支部）"),
-               "committee": N_("%(name)s（含全部下属组织）")}  # fmt: skip
+    return Scope("campaign", slug, later("创建活动「%(title)s」", title=row[0]), row[1], [slug],
+                 _owned_by({slug} | pids))  # fmt: skip
 
 
 def unit_scope(code: str, children: bool = True) -> Scope:
@@ -263,14 +255,16 @@ def unit_scope(code: str, children: bool = True) -> Scope:
         kind, owner = split_stream(s)
         if owner in pids or owner in wanted.get(kind, ()):
             chosen.add(s)
-    scope = Scope("unit", code, lambda: name, code, slugs, chosen)
+    scope = Scope("unit", code, name, code, slugs, chosen)
     if level == "committee" and children:  # a committee's trail holds its campaigns whole
         scope.streams |= _campaign_level(slugs, streams)
     else:
         scope.mention_streams = _campaign_level(slugs, streams)
         scope.mention_units, scope.mention_projects = units, pids
-    if children and level in UNIT_TITLES:
-        scope.heading = lambda: _(UNIT_TITLES[level], name=name)
+    if children and level == "general_branch":
+        scope.heading = later("%(name)s（含下属党支部）", name=name)
+    elif children and level == "committee":
+        scope.heading = later("%(name)s（含全部下属组织）", name=name)
     return scope
 
 
@@ -280,13 +274,9 @@ def user_scope(username: str) -> Scope:
     row = db.fetchone("SELECT display_name, unit FROM user_account WHERE username = ?", (username,))
     if row is None and username != "system":
         raise NotFound(_("账号 %(username)s 不存在。", username=username))
-    name, unit = row if row else (SYSTEM, None)
-
-    def title() -> str:
-        shown = _(name) if row is None else name
-        return _("账号 %(name)s（%(username)s）", name=shown, username=username)
-
-    scope = Scope("user", username, title, unit)
+    name, unit = row if row else (later(SYSTEM), None)
+    scope = Scope("user", username, later("账号 %(name)s（%(username)s）", name=name,
+                                          username=username), unit)  # fmt: skip
     scope.streams = {f"user:{username}", f"access:user:{username}"}
     scope.actor = username
     if unit:
@@ -727,7 +717,6 @@ SETTING_LABELS = {
     "reminder_days": N_("提前提醒天数"),
 }
 LATE_POLICIES = {"refuse": N_("逾期不予受理"), "flag": N_("允许逾期提交并标注")}
-OPINION_LEVELS = {"branch": N_("党支部意见"), "general_branch": N_("党总支意见")}
 DECISIONS = {"agree": N_("同意上报"), "return": N_("退回修改")}
 EXCERPT = 200
 
