@@ -417,10 +417,11 @@ def _resolution(actor: Actor, pid: str, cid: str, resolved: bool, now) -> log.Ev
 
     def build():
         current = get_comment(cid)
-        if current["resolved"] == resolved and resolved:
-            raise DomainError(_("这条讨论已经是“已解决”状态（可能刚被他人修改），请刷新查看。"))
         if current["resolved"] == resolved:
-            raise DomainError(_("这条讨论已经是“未解决”状态（可能刚被他人修改），请刷新查看。"))
+            state = _("已解决") if resolved else _("未解决")
+            raise DomainError(
+                _("这条讨论已经是“%(state)s”状态（可能刚被他人修改），请刷新查看。", state=state)
+            )
         type_ = "CommentResolved" if resolved else "CommentReopened"
         return NewEvent(type_, {"comment_id": cid})
 
