@@ -13,7 +13,7 @@ from pathlib import Path
 from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import g, has_request_context, request, session
-from flask_babel import get_translations
+from flask_babel import get_locale
 from flask_login import current_user
 
 from . import db
@@ -93,8 +93,6 @@ def current_language() -> str:
     if chosen is not None:
         return chosen[0]
     if has_request_context():
-        from flask_babel import get_locale
-
         return str(get_locale())
     return DEFAULT
 
@@ -116,7 +114,7 @@ def _translations():
     """The request's catalogue, looked up once per request."""
     found = g.get("_translations")
     if found is None:
-        found = g._translations = get_translations()
+        found = g._translations = _catalogue(str(get_locale()))
     return found
 
 
